@@ -1,0 +1,226 @@
+"""The benchmark preset schema (``scenes/*.toml``) and its loader.
+
+A preset is data: typed dataclasses filled from TOML, then ``--set section.key=value``
+overrides. Unknown keys, wrong types, out-of-range values, undefined subjects or actions are
+:class:`~occpose.errors.ConfigError` naming the file and the key. See ``docs/presets.md`` for
+every key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .body import RADIUS_PRESETS, BodyModel, body_model
+from .camera import Camera, look_at
+from .configio import apply_overrides, build, opt, read_toml, to_plain
+from .errors import ConfigError
+from .subjects import Subject
+
+KNOWN_ACTIONS = ("walk", "jog", "box", "gesture", "throw_catch", "sit_down")
+
+
+@dataclass
+class BenchmarkSection:
+    """``[benchmark]``: what to generate."""
+
+    name: str = opt("quick")
+    seed: int = opt(0, min=0)
+    skeleton: str = opt("h36m17", choices=("h36m17", "humaneva15"))
+    fps: float = opt(50.0, gt=0)
+    frames: int = opt(200, min=2)
+    area_radius: float = opt(1.5, gt=0)
+    actions: list[str] = opt(list(KNOWN_ACTIONS), nonempty=True)
+    levels: list[float] = opt([0.0, 0.1, 0.2, 0.3, 0.4, 0.5], min=0.0, max=0.95, nonempty=True)
+    train_subjects: list[str] = opt(["S1", "S2", "S3"], nonempty=True)
+    test_subjects: list[str] = opt(["S4", "S5"])
+
+
+@dataclass
+class SubjectSection:
+    """``[subjects.<name>]``: one procedural person (see :class:`occpose.subjects.Subject`)."""
+
+    height: float = opt(gt=0, max=3.0)
+    leg: float = opt(1.0, gt=0)
+    arm: float = opt(1.0, gt=0)
+    shoulder: float = opt(1.0, gt=0)
+    hip: float = opt(1.0, gt=0)
+    build: float = opt(1.0, gt=0)
+
+
+@dataclass
+class CameraSection:
+    """``[[cameras]]``: one camera of the rig, placed by position and look-at target."""
+
+    name: str = opt()
+    position: list[float] = opt(length=3)
+    target: list[float] = opt([0.0, 0.0, 1.0], length=3)
+    size: list[int] = opt([1000, 1000], length=2, gt=0)
+    focal: list[float] = opt([1145.0, 1145.0], length=2, gt=0)
+    principal: list[float] | None = opt(None, length=2)
+    k: list[float] = opt([0.0, 0.0, 0.0], length=3)
+    p: list[float] = opt([0.0, 0.0], length=2)
+
+
+@dataclass
+class BodySection:
+    """``[body]``: the cylinder-man radius preset and optional per-group radius overrides (metres)."""
+
+    preset: str = opt("cheng2019", choices=("cheng2019", "anthropometric"))
+    radii: dict[str, float] = opt({}, gt=0)
+
+
+@dataclass
+class VisibilitySection:
+    """``[visibility]``: the ray-cast truth (ARCHITECTURE.md, Visibility)."""
+
+    rays: int = opt(9, min=1, max=64)
+    disk_fraction: float = opt(0.5, min=0.0, max=1.0)
+    tolerance: float = opt(0.01, min=0.0, max=0.1)
+
+
+@dataclass
+class Config:
+    """A resolved preset."""
+
+    benchmark: BenchmarkSection = opt(None)
+    subjects: dict[str, SubjectSection] = opt({})
+    cameras: list[CameraSection] = opt([])
+    body: BodySection = opt(None)
+    visibility: VisibilitySection = opt(None)
+    source: str = field(default="<config>", init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name, section in (("benchmark", BenchmarkSection), ("body", BodySection),
+                              ("visibility", VisibilitySection)):
+            if getattr(self, name) is None:
+                setattr(self, name, section())
+
+    # -- derived objects -------------------------------------------------------------------
+    def subject(self, name: str) -> Subject:
+        s = self.subjects[name]
+        return Subject(name, s.height, s.leg, s.arm, s.shoulder, s.hip, s.build)
+
+    def body_model(self, subject: str) -> BodyModel:
+        """The cylinder-man of a subject under this preset's [body] settings."""
+        s = self.subject(subject)
+        return body_model(self.body.preset, s.height, s.build, self.body.radii)
+
+    def camera_objects(self) -> list[Camera]:
+        return [make_camera(c) for c in self.cameras]
+
+    def to_dict(self) -> dict:
+        d = to_plain(self)
+        d.pop("source")
+        return d
+
+    def sha256(self) -> str:
+        """Hash of the resolved configuration (what a benchmark directory was made from)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def make_camera(c: CameraSection) -> Camera:
+    w, h = c.size
+    cx, cy = c.principal if c.principal is not None else (w / 2.0, h / 2.0)
+    try:
+        rot = look_at(c.position, c.target)
+    except ValueError as e:
+        raise ConfigError(f"camera {c.name!r}: {e}") from None
+    return Camera(name=c.name, width=w, height=h, fx=c.focal[0], fy=c.focal[1], cx=cx, cy=cy,
+                  rot_world_to_cam=rot, position=np.array(c.position, dtype=np.float64),
+                  k=tuple(c.k), p=tuple(c.p))
+
+
+def _validate(cfg: Config, file: str) -> None:
+    b = cfg.benchmark
+    for a in b.actions:
+        if a not in KNOWN_ACTIONS:
+            raise ConfigError(f"{file}: 'benchmark.actions' names unknown action {a!r}; "
+                              f"known actions: {', '.join(KNOWN_ACTIONS)}")
+    if len(set(b.actions)) != len(b.actions):
+        raise ConfigError(f"{file}: 'benchmark.actions' lists an action twice")
+    if len(set(b.levels)) != len(b.levels):
+        raise ConfigError(f"{file}: 'benchmark.levels' lists a level twice")
+    for key in ("train_subjects", "test_subjects"):
+        for s in getattr(b, key):
+            if s not in cfg.subjects:
+                raise ConfigError(f"{file}: 'benchmark.{key}' names subject {s!r}, which the preset "
+                                  f"does not define (defined: {', '.join(cfg.subjects) or 'none'}; "
+                                  f"add a [subjects.{s}] table)")
+    overlap = set(b.train_subjects) & set(b.test_subjects)
+    if overlap:
+        raise ConfigError(f"{file}: subjects {sorted(overlap)} are in both train_subjects and test_subjects")
+    for name in cfg.subjects:
+        try:
+            cfg.subject(name).bone_lengths()
+        except ValueError as e:
+            raise ConfigError(f"{file}: 'subjects.{name}': {e}") from None
+    groups = RADIUS_PRESETS[cfg.body.preset]
+    for g in cfg.body.radii:
+        if g not in groups:
+            raise ConfigError(f"{file}: unknown key 'body.radii.{g}'; expected segment groups "
+                              f"{', '.join(groups)}")
+    if not cfg.cameras:
+        raise ConfigError(f"{file}: no cameras; add at least one [[cameras]] table")
+    names = [c.name for c in cfg.cameras]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{file}: camera names must be unique, got {names}")
+    for i, c in enumerate(cfg.cameras):
+        if not c.name or not c.name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"{file}: 'cameras[{i}].name' must be letters, digits, '-' or '_', got {c.name!r}")
+        make_camera(c)
+    for s in cfg.subjects:
+        if not s.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"{file}: subject name {s!r} must be letters, digits, '-' or '_'")
+
+
+def config_from_dict(data: dict, file: str = "<config>") -> Config:
+    """Build and validate a Config from a raw TOML dict."""
+    cfg = build(Config, {k: v for k, v in data.items()}, "", file)
+    cfg.source = file
+    _validate(cfg, file)
+    return cfg
+
+
+def _merge(base: dict, top: dict) -> dict:
+    """Deep-merge TOML tables; values (including arrays of tables) in ``top`` win."""
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_preset(path: str | Path, _seen: tuple = ()) -> dict:
+    """Read a preset and its ``include = [...]`` files (paths relative to the including file).
+
+    Included files are merged in order; the including file's own values win.
+    """
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise ConfigError(f"{path}: include cycle through {' -> '.join(str(p) for p in _seen)}")
+    data = read_toml(path)
+    includes = data.pop("include", [])
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise ConfigError(f"{path}: 'include' must be a list of file names, got {includes!r}")
+    merged: dict = {}
+    for inc in includes:
+        merged = _merge(merged, read_preset(path.parent / inc, _seen + (path.resolve(),)))
+    return _merge(merged, data)
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None, seed: int | None = None) -> Config:
+    """Read a preset (with its includes), apply ``--set`` overrides and ``--seed``, validate.
+
+    Raises:
+        ConfigError: naming the file and key for any problem.
+    """
+    data = read_preset(path)
+    data = apply_overrides(data, overrides or [])
+    if seed is not None:
+        data.setdefault("benchmark", {})["seed"] = seed
+    return config_from_dict(data, str(path))
