@@ -1,0 +1,341 @@
+"""Tests for occpose.models: TCN shapes and parameter counts, strided/dilated equivalence,
+causality, occlusion-aware variants, the linear baseline, keypoint augmentation, build_model."""
+
+import pytest
+import torch
+from torch import nn
+
+from occpose.metrics import mpjpe
+from occpose.models import (MODEL_NAMES, LinearModel, OccPoseOutput, TemporalModel,
+                            TemporalModelOcc1, TemporalModelOccSeq, TemporalModelOptimized1f,
+                            build_model, occlude_keypoints, occlusion_aware_loss, occlusion_loss)
+
+J = 17
+
+
+def _n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _randomise_bn(model: nn.Module, seed: int = 0) -> None:
+    """Non-trivial BN statistics and affine weights, so eval-mode comparisons mean something."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=g))
+            m.running_var.copy_(0.5 + torch.rand(n, generator=g))
+            with torch.no_grad():
+                m.weight.copy_(torch.randn(n, generator=g))
+                m.bias.copy_(torch.randn(n, generator=g))
+
+
+# ---- VideoPose3D TCN ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("widths, n_params, rf", [
+    ((3, 3, 3), 8_555_571, 27),
+    ((3, 3, 3, 3), 12_753_971, 81),
+    ((3, 3, 3, 3, 3), 16_952_371, 243),
+])
+def test_tcn_parameter_counts_and_receptive_field(widths, n_params, rf):
+    for cls in (TemporalModel, TemporalModelOptimized1f):
+        model = cls(J, 2, J, widths, channels=1024)
+        assert _n_params(model) == n_params
+        assert model.receptive_field() == rf
+
+
+def test_tcn_output_length_and_padding():
+    model = TemporalModel(J, 2, J, (3, 3, 3), channels=16).eval()
+    assert model(torch.randn(2, 40, J, 2)).shape == (2, 40 - 27 + 1, J, 3)
+    assert model(torch.randn(1, 27, J, 2)).shape == (1, 1, J, 3)
+    assert model.input_padding() == (13, 13) and model.output_offset() == 13
+    with pytest.raises(ValueError, match="at least 27 frames"):
+        model(torch.randn(1, 26, J, 2))
+    with pytest.raises(ValueError, match=r"\(B, T, 17, 2\)"):
+        model(torch.randn(1, 30, 16, 2))
+    causal = TemporalModel(J, 2, J, (3, 3, 3), causal=True, channels=16)
+    assert causal.input_padding() == (26, 0) and causal.output_offset() == 26
+    with pytest.raises(ValueError, match="odd"):
+        TemporalModel(J, 2, J, (3, 2))
+
+
+def test_set_bn_momentum():
+    model = TemporalModel(J, 2, J, (3, 3), channels=8)
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
+    assert bns and all(m.momentum == 0.1 for m in bns)
+    model.set_bn_momentum(0.01)
+    assert all(m.momentum == 0.01 for m in bns)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_optimized_1f_matches_dilated_model(causal):
+    torch.manual_seed(0)
+    dilated = TemporalModel(J, 2, J, (3, 3, 3), causal=causal, channels=32).double()
+    _randomise_bn(dilated)
+    strided = TemporalModelOptimized1f(J, 2, J, (3, 3, 3), causal=causal, channels=32).double()
+    strided.load_state_dict(dilated.state_dict())
+    assert dilated.state_dict().keys() == strided.state_dict().keys()
+    dilated.eval(), strided.eval()
+    x = torch.randn(2, 35, J, 2, dtype=torch.float64)
+    full = dilated(x)                                              # (2, 9, J, 3)
+    for i in (0, 4, 8):
+        one = strided(x[:, i:i + 27])
+        assert one.shape == (2, 1, J, 3)
+        torch.testing.assert_close(one[:, 0], full[:, i], rtol=1e-10, atol=1e-10)
+
+
+def test_causal_model_only_sees_the_past():
+    torch.manual_seed(0)
+    model = TemporalModel(J, 2, J, (3, 3), causal=True, channels=16).eval()
+    left, right = model.input_padding()
+    x = torch.randn(1, 20, J, 2)
+    assert right == 0
+
+    def padded(s):                                                 # replicate the first frame
+        return torch.cat([s[:, :1].expand(-1, left, -1, -1), s], dim=1)
+
+    y = model(padded(x))
+    assert y.shape[1] == 20                                        # one output per input frame
+    x2 = x.clone()
+    x2[:, 12] += 1.0                                               # change frame 12 only
+    y2 = model(padded(x2))
+    torch.testing.assert_close(y2[:, :12], y[:, :12])              # frames < 12 unaffected
+    assert not torch.allclose(y2[:, 12], y[:, 12])
+
+
+def test_layer_offsets():
+    model = TemporalModel(J, 2, J, (3, 3, 3, 3), channels=8)
+    assert model.pad == [1, 3, 9, 27] and model.causal_shift == [0, 0, 0, 0]
+    causal = TemporalModel(J, 2, J, (3, 3, 3, 3), causal=True, channels=8)
+    assert causal.causal_shift == [1, 3, 9, 27] and causal.output_offset() == 80
+
+
+# ---- occlusion-aware TCNs -----------------------------------------------------------------------
+
+def _occ_batch(b=2, t=20, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, t, J, 2, generator=g), (torch.rand(b, t, J, generator=g) < 0.3).float()
+
+
+@pytest.mark.parametrize("cls, t_occ", [(TemporalModelOcc1, 20 - 9 + 1), (TemporalModelOccSeq, 20)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_occ_variants_shapes_and_ranges(cls, t_occ, causal):
+    model = cls(J, 2, J, (3, 3), causal=causal, channels=16, occ_channels=8)
+    kp, occ = _occ_batch()
+    for train in (True, False):
+        model.train(train)
+        out = model(kp, occ)
+        assert isinstance(out, OccPoseOutput)
+        assert out.pose.shape == (2, 20 - 9 + 1, J, 3)
+        assert out.occlusion.shape == (2, t_occ, J) == model.occlusion_target(occ).shape
+        assert out.gate.shape == (2, 20, J)
+        for p in (out.occlusion, out.gate):
+            assert p.min() >= 0 and p.max() <= 1
+    assert model.receptive_field() == 9 and model.uses_occlusion
+    with pytest.raises(ValueError, match="occlusion vectors"):
+        model(kp, occ[:, :-1])
+
+
+def test_occ1_target_is_the_estimated_frame():
+    occ = torch.arange(20.0).reshape(1, 20, 1).expand(1, 20, J)
+    model = TemporalModelOcc1(J, 2, J, (3, 3), channels=8, occ_channels=4)
+    assert model.occlusion_target(occ)[0, :, 0].tolist() == list(range(4, 16))
+    causal = TemporalModelOcc1(J, 2, J, (3, 3), causal=True, channels=8, occ_channels=4)
+    assert causal.occlusion_target(occ)[0, :, 0].tolist() == list(range(8, 20))
+
+
+@pytest.mark.parametrize("cls", [TemporalModelOcc1, TemporalModelOccSeq])
+def test_occlusion_gradients_flow(cls):
+    torch.manual_seed(0)
+    model = cls(J, 2, J, (3, 3), channels=16, occ_channels=8)
+    kp, occ = _occ_batch()
+    out = model(kp, occ)
+    occlusion_loss(out.occlusion, model.occlusion_target(occ)).backward()
+    assert model.occ_stem.weight.grad.abs().sum() > 0
+    model.zero_grad()
+    out = model(kp, occ)
+    out.pose.square().mean().backward()                           # pose loss reaches the gate
+    assert model.occ_gate.weight.grad.abs().sum() > 0
+    assert model.occ_stem.weight.grad.abs().sum() > 0
+
+
+def _identity_gate(model):
+    """Branch weights making õ ≈ 1 exactly where the input vector says occluded."""
+    with torch.no_grad():
+        model.occ_stem.weight.zero_()
+        model.occ_stem.bias.zero_()
+        centre = 2 if model.causal else 1                           # tap of the current frame
+        model.occ_stem.weight[torch.arange(J), torch.arange(J), centre] = 1.0
+        model.occ_gate.weight.copy_(20.0 * torch.eye(J)[:, :, None])
+        model.occ_gate.bias.fill_(-10.0)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_hard_gating_zeroes_occluded_keypoints_in_eval(causal):
+    model = TemporalModelOccSeq(J, 2, J, (3, 3), causal=causal, channels=16, occ_channels=J).eval()
+    _randomise_bn(model)
+    _identity_gate(model)
+    kp, occ = _occ_batch()
+    out = model(kp, occ)
+    torch.testing.assert_close(out.gate, occ, atol=1e-4, rtol=0)
+    moved = kp + 5.0 * occ[..., None]                              # move only occluded joints
+    torch.testing.assert_close(model(moved, occ).pose, out.pose)
+    # Soft gating lets the (tiny) residual 1 - õ of occluded joints through: the pose changes.
+    model.gating = "soft"
+    assert not torch.equal(model(moved, occ).pose, model(kp, occ).pose)
+
+
+def test_occlusion_losses():
+    pred = torch.tensor([[0.25, 0.75]])
+    target = torch.tensor([[0.0, 1.0]])
+    assert occlusion_loss(pred, target).item() == pytest.approx(0.25)
+    assert occlusion_loss(pred, target.bool()).item() == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="differ in shape"):
+        occlusion_loss(pred, target[:, :1])
+    pose = torch.randn(2, 3, J, 3)
+    out = OccPoseOutput(pose=pose, occlusion=pred, gate=pred)
+    gt = torch.zeros_like(pose)
+    expected = 2.0 * mpjpe(pose, gt) + 0.5 * 0.25
+    assert occlusion_aware_loss(out, gt, target, 2.0, 0.5).item() == pytest.approx(expected.item())
+
+
+# ---- linear baseline ----------------------------------------------------------------------------
+
+def test_linear_shapes():
+    model = LinearModel(J, linear_size=32).eval()
+    assert model(torch.randn(4, J, 2)).shape == (4, 1, J, 3)
+    assert model(torch.randn(4, 1, J, 2)).shape == (4, 1, J, 3)
+    assert model(torch.randn(4, 5, J, 2)).shape == (4, 5, J, 3)
+    assert model.receptive_field() == 1 and not model.uses_occlusion
+    with pytest.raises(ValueError):
+        model(torch.randn(4, J, 3))
+
+
+def test_linear_parameter_count():
+    c, n = 1024, 2
+    expected = (2 * J * c + c + 2 * c) + n * 2 * (c * c + c + 2 * c) + (c * 3 * J + 3 * J)
+    assert _n_params(LinearModel(J)) == expected
+
+
+def test_linear_max_norm():
+    model = LinearModel(J, linear_size=32)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                m.weight.mul_(10.0)
+    model.apply_max_norm(1.0)
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 6
+    for m in linears:
+        assert m.weight.norm(dim=1).max() <= 1.0 + 1e-5
+    model.apply_max_norm(0.1)
+    assert all(m.weight.norm(dim=1).max() <= 0.1 + 1e-6 for m in linears)
+
+
+# ---- a few optimisation steps lower the loss ----------------------------------------------------
+
+@pytest.mark.parametrize("name", ["tcn", "tcn-occ1", "tcn-occseq", "linear"])
+def test_training_steps_lower_the_loss(name):
+    torch.manual_seed(0)
+    nj = 5
+    model = build_model(name, nj, filter_widths=(3, 3), channels=32, dropout=0.0,
+                        **({"occ_channels": 8} if name.startswith("tcn-occ") else {}))
+    g = torch.Generator().manual_seed(1)
+    kp = torch.randn(8, 15, nj, 2, generator=g)
+    occ = (torch.rand(8, 15, nj, generator=g) < 0.3).float()
+    rf = model.receptive_field()
+    lift = torch.randn(2 * nj, 3 * nj, generator=g)
+    gt = (kp.reshape(8, 15, -1) @ lift).reshape(8, 15, nj, 3)      # a learnable 2D->3D map
+    if rf > 1:
+        off = model.output_offset()
+        gt = gt[:, off: off + 15 - rf + 1]
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+
+    def loss_fn():
+        if model.uses_occlusion:
+            out = model(kp, occ)
+            return occlusion_aware_loss(out, gt, model.occlusion_target(occ))
+        return mpjpe(model(kp), gt)
+
+    first = loss_fn()
+    for _ in range(30):
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+        if name == "linear":
+            model.apply_max_norm(1.0)
+    last = loss_fn().item()
+    assert last < 0.8 * first.item()
+
+
+# ---- keypoint augmentation ----------------------------------------------------------------------
+
+def _kp(seed=0):
+    return torch.randn(4, 30, J, 2, generator=torch.Generator().manual_seed(seed))
+
+
+def test_augment_is_seeded_and_not_in_place():
+    kp = _kp()
+    before = kp.clone()
+    a = occlude_keypoints(kp, generator=torch.Generator().manual_seed(7))
+    b = occlude_keypoints(kp, generator=torch.Generator().manual_seed(7))
+    c = occlude_keypoints(kp, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(kp, before)
+    assert torch.equal(a.keypoints, b.keypoints) and torch.equal(a.touched, b.touched)
+    assert not torch.equal(a.keypoints, c.keypoints)
+    assert a.touched.any() and a.blanked.any() and a.occlusion is None
+    assert torch.all(a.keypoints[a.blanked] == 0)
+    assert torch.equal(a.keypoints[~a.touched], kp[~a.touched])
+    assert (a.touched & ~a.blanked).any()                          # some corrupted joints
+    assert a.keypoints.data_ptr() != kp.data_ptr()
+
+
+def test_augment_probability_zero_is_identity():
+    kp = _kp()
+    out = occlude_keypoints(kp, generator=torch.Generator().manual_seed(0),
+                            p_blank=0.0, p_corrupt=0.0, p_span=0.0)
+    assert torch.equal(out.keypoints, kp) and not out.touched.any()
+
+
+def test_augment_track_spans_are_contiguous():
+    kp = _kp()
+    out = occlude_keypoints(kp, generator=torch.Generator().manual_seed(3), p_blank=0.0,
+                            p_corrupt=0.0, p_span=1.0, max_span=6)
+    counts = out.blanked.sum(dim=1)                                # (B, J) frames per track
+    assert counts.min() >= 1 and counts.max() <= 6
+    for b in range(4):
+        for j in range(J):
+            frames = torch.nonzero(out.blanked[b, :, j]).flatten()
+            assert frames.max() - frames.min() + 1 == len(frames)
+
+
+def test_augment_updates_occlusion_labels():
+    kp = _kp()
+    occ = torch.rand(4, 30, J, generator=torch.Generator().manual_seed(1)) < 0.2
+    out = occlude_keypoints(kp, occ, generator=torch.Generator().manual_seed(2), p_blank=0.3)
+    assert torch.equal(out.occlusion, occ | out.blanked)
+    out_f = occlude_keypoints(kp, occ.float(), generator=torch.Generator().manual_seed(2),
+                              p_blank=0.3)
+    assert torch.equal(out_f.occlusion, (occ | out.blanked).float())
+
+
+# ---- registry -----------------------------------------------------------------------------------
+
+def test_build_model_registry():
+    expected = {"tcn": (TemporalModel, False), "tcn-aug": (TemporalModel, False),
+                "tcn-occ1": (TemporalModelOcc1, True), "tcn-occseq": (TemporalModelOccSeq, True),
+                "linear": (LinearModel, False)}
+    assert set(MODEL_NAMES) == set(expected)
+    for name in MODEL_NAMES:
+        model = build_model(name, J, filter_widths=(3, 3), channels=8)
+        cls, uses_occ = expected[name]
+        assert type(model) is cls and model.uses_occlusion is uses_occ
+        assert model.receptive_field() == (1 if name == "linear" else 9)
+    assert build_model("linear", J, channels=8).input_layer[3].p == 0.5
+    assert build_model("tcn", J, channels=8).drop.p == 0.25
+    assert build_model("tcn", J, channels=8, causal=True).causal
+    with pytest.raises(ValueError, match=r"unknown model 'gcn'.*tcn-occseq"):
+        build_model("gcn", J)
+    with pytest.raises(ValueError, match="occ_channels"):
+        build_model("tcn", J, channels=8, occ_channels=4)
