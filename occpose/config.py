@@ -84,6 +84,21 @@ class VisibilitySection:
 
 
 @dataclass
+class HeuristicsSection:
+    """``[heuristics]``: the cheap 2D occlusion labels of Wang et al. (section 4).
+
+    Units: ``clustered_space = "camera"`` measures the xy distance between joints in camera-frame
+    metres (the paper, epsilon = 0.06); ``"normalized"`` measures it in VideoPose3D normalised
+    screen units (the image width spans 2). ``boxed_delta`` is the boxes' half-width in
+    normalised screen units.
+    """
+
+    clustered_space: str = opt("camera", choices=("camera", "normalized"))
+    clustered_epsilon: float = opt(0.06, gt=0)
+    boxed_delta: float = opt(0.02, gt=0)
+
+
+@dataclass
 class Config:
     """A resolved preset."""
 
@@ -92,11 +107,12 @@ class Config:
     cameras: list[CameraSection] = opt([])
     body: BodySection = opt(None)
     visibility: VisibilitySection = opt(None)
+    heuristics: HeuristicsSection = opt(None)
     source: str = field(default="<config>", init=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, section in (("benchmark", BenchmarkSection), ("body", BodySection),
-                              ("visibility", VisibilitySection)):
+                              ("visibility", VisibilitySection), ("heuristics", HeuristicsSection)):
             if getattr(self, name) is None:
                 setattr(self, name, section())
 
@@ -136,10 +152,10 @@ def make_camera(c: CameraSection) -> Camera:
                   k=tuple(c.k), p=tuple(c.p))
 
 
-def _validate(cfg: Config, file: str) -> None:
+def _validate(cfg: Config, file: str, imported_actions: tuple[str, ...] = ()) -> None:
     b = cfg.benchmark
     for a in b.actions:
-        if a not in KNOWN_ACTIONS:
+        if a not in KNOWN_ACTIONS and a not in imported_actions:
             raise ConfigError(f"{file}: 'benchmark.actions' names unknown action {a!r}; "
                               f"known actions: {', '.join(KNOWN_ACTIONS)}")
     if len(set(b.actions)) != len(b.actions):
@@ -179,11 +195,16 @@ def _validate(cfg: Config, file: str) -> None:
             raise ConfigError(f"{file}: subject name {s!r} must be letters, digits, '-' or '_'")
 
 
-def config_from_dict(data: dict, file: str = "<config>") -> Config:
-    """Build and validate a Config from a raw TOML dict."""
-    cfg = build(Config, {k: v for k, v in data.items()}, "", file)
+def config_from_dict(data: dict, file: str = "<config>", imported_actions: tuple[str, ...] = ()) -> Config:
+    """Build and validate a Config from a raw TOML dict.
+
+    Args:
+        imported_actions: action names that come with imported motion (BVH, VideoPose3D) and
+            are therefore allowed besides the procedural :data:`KNOWN_ACTIONS`.
+    """
+    cfg = build(Config, dict(data), "", file)
     cfg.source = file
-    _validate(cfg, file)
+    _validate(cfg, file, imported_actions)
     return cfg
 
 

@@ -1,0 +1,213 @@
+"""Generating a benchmark with the analytic backend: motion, cameras, occluders, labels.
+
+Work is planned as sequence keys (subject, action, camera, level). Random streams come from keys,
+never from the order of generation:
+
+* motion: ``key_rng(seed, "motion", subject, action)`` -- one clip per (subject, action), seen by
+  every camera at every level, like a multi-view capture;
+* occluders: ``key_rng(seed, "occluders", subject, action, camera, level)``.
+
+So any slice (``--shard``, a resumed run, one sequence) regenerates alone with the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .camera import Camera, project_to_2d, world_to_camera
+from .config import Config
+from .dataset import BenchmarkWriter, SequenceEntry, sequence_id
+from .rng import key_rng
+from .skeleton import H36M_17, convert_joints, get_skeleton
+
+
+@dataclass(frozen=True)
+class SequenceKey:
+    subject: str
+    action: str
+    camera: str
+    level: float
+
+    @property
+    def id(self) -> str:
+        return sequence_id(self.subject, self.action, self.camera, self.level)
+
+
+def plan(cfg: Config) -> list[SequenceKey]:
+    """All sequence keys of a preset in canonical order (subject, action, camera, level)."""
+    b = cfg.benchmark
+    return [SequenceKey(s, a, c.name, float(lv))
+            for s in (*b.train_subjects, *b.test_subjects)
+            for a in b.actions for c in cfg.cameras for lv in b.levels]
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"i/N"`` (0 <= i < N) -> (i, N); None passes through."""
+    if text is None:
+        return None
+    from .errors import ConfigError
+
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {text!r}: expected i/N with integers, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ConfigError(f"--shard {text!r}: expected 0 <= i < N")
+    return i, n
+
+
+def shard_keys(keys: list[SequenceKey], shard: tuple[int, int] | None) -> list[SequenceKey]:
+    """A deterministic slice: whole (subject, action) groups, dealt round-robin to shards."""
+    if shard is None:
+        return keys
+    i, n = shard
+    groups = list(dict.fromkeys((k.subject, k.action) for k in keys))
+    mine = {g for j, g in enumerate(groups) if j % n == i}
+    return [k for k in keys if (k.subject, k.action) in mine]
+
+
+def split_of(cfg: Config, subject: str) -> str:
+    return "train" if subject in cfg.benchmark.train_subjects else "test"
+
+
+def motion_world(cfg: Config, subject: str, action: str) -> np.ndarray:
+    """(T, 17, 3) world joints of a (subject, action) clip, rounded to float32 precision.
+
+    Rounding first means every label derived from the stored float32 joints is re-derivable
+    exactly from the files.
+    """
+    from .motion import generate_motion
+
+    b = cfg.benchmark
+    clip = generate_motion(action, cfg.subject(subject), b.frames, b.fps,
+                           key_rng(b.seed, "motion", subject, action), area_radius=b.area_radius)
+    return clip.joints_world.astype(np.float32).astype(np.float64)
+
+
+def make_sequence(cfg: Config, key: SequenceKey, joints_world: np.ndarray,
+                  camera: Camera) -> tuple[SequenceEntry, dict[str, np.ndarray]]:
+    """Occluders, labels and arrays of one sequence (analytic backend).
+
+    Args:
+        joints_world: (T, 17, 3) float64 (float32-exact) world joints of the clip.
+    """
+    from .occlusion.heuristics import heuristic_labels
+    from .occlusion.placement import place_occluders
+    from .occlusion.visibility import VisibilityParams
+
+    b = cfg.benchmark
+    body = cfg.body_model(key.subject)
+    params = VisibilityParams(cfg.visibility.rays, cfg.visibility.disk_fraction, cfg.visibility.tolerance)
+    rng = key_rng(b.seed, "occluders", key.subject, key.action, key.camera, key.level)
+    placed = place_occluders(joints_world, body, camera, key.level, rng, cfg.occluders, params,
+                             sequence=key.id)
+    labels = placed.labels
+    joints_cam = world_to_camera(joints_world, camera)
+    joints_2d = project_to_2d(joints_cam, camera)
+    arrays = {
+        "joints_3d_world": joints_world.astype(np.float32),
+        "joints_3d_cam": joints_cam.astype(np.float32),
+        "joints_2d": joints_2d.astype(np.float32),
+        "visibility": labels.visibility,
+        "occluded": labels.occluded,
+        "occluded_by_body": labels.occluded_by_body,
+        "occluded_by_object": labels.occluded_by_object,
+        "out_of_frame": labels.out_of_frame,
+        "occluder_fraction": labels.occluder_fraction,
+        "self_occlusion_fraction": labels.self_occlusion_fraction,
+        **heuristic_labels(joints_cam, joints_2d, camera, cfg.heuristics),
+        **placed.occluders.to_arrays(),
+    }
+    skeleton = get_skeleton(b.skeleton)
+    if skeleton.name != H36M_17.name:
+        arrays = to_layout(arrays, skeleton)
+    entry = SequenceEntry(
+        id=key.id, subject=key.subject, action=key.action, camera=key.camera,
+        split=split_of(cfg, key.subject), target_level=key.level, frames=b.frames, path="",
+        sha256="", achieved_level=float(arrays["occluder_fraction"].mean()),
+        self_occlusion=float(arrays["self_occlusion_fraction"].mean()),
+        extra={"occluders": int(placed.occluders.group.max() + 1) if placed.occluders.num_primitives else 0,
+               "search_steps": placed.steps})
+    return entry, arrays
+
+
+def to_layout(arrays: dict[str, np.ndarray], skeleton) -> dict[str, np.ndarray]:
+    """Map per-joint arrays from the 17-joint generation layout to ``skeleton``'s layout.
+
+    Fractions (occluder_fraction, self_occlusion_fraction) are recomputed over the new joints.
+    """
+    out = {}
+    for name, arr in arrays.items():
+        if name.startswith("occluder_") and name != "occluder_fraction":
+            out[name] = arr
+        elif arr.ndim >= 2 and arr.shape[1] == H36M_17.num_joints:
+            out[name] = convert_joints(arr[..., None] if arr.ndim == 2 else arr, H36M_17, skeleton)
+            if arr.ndim == 2:
+                out[name] = out[name][..., 0]
+        else:
+            out[name] = arr
+    out["occluder_fraction"] = out["occluded_by_object"].mean(axis=1).astype(np.float32)
+    out["self_occlusion_fraction"] = out["occluded_by_body"].mean(axis=1).astype(np.float32)
+    return out
+
+
+def _group_job(args) -> list[tuple[SequenceEntry, dict]]:
+    """Worker: one (subject, action) clip and all its planned camera x level sequences."""
+    cfg, keys, clip = args
+    joints_world = clip if clip is not None else motion_world(cfg, keys[0].subject, keys[0].action)
+    cams = {c.name: c for c in cfg.camera_objects()}
+    return [make_sequence(cfg, k, joints_world, cams[k.camera]) for k in keys]
+
+
+def generate(cfg: Config, out: str | Path, overwrite: bool = False, shard: tuple[int, int] | None = None,
+             workers: int = 0, progress: bool = True,
+             on_sequence: Callable[[SequenceEntry], None] | None = None,
+             clips: dict[tuple[str, str], np.ndarray] | None = None) -> dict:
+    """Generate (or resume) a benchmark directory; returns the manifest.
+
+    Args:
+        workers: processes for independent (subject, action) groups; 0 = one per CPU core.
+        shard: ``(i, N)`` to generate a deterministic slice (see :func:`shard_keys`).
+        clips: imported motion instead of procedural: ``{(subject, action): (T, 17, 3) world
+            joints}`` (e.g. from BVH); each must have ``cfg.benchmark.frames`` frames.
+    """
+    clips = {k: np.asarray(v, dtype=np.float32).astype(np.float64) for k, v in (clips or {}).items()}
+    from tqdm import tqdm
+
+    writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend="analytic")
+    keys = shard_keys(plan(cfg), shard)
+    todo = [k for k in keys if writer.completed_entry(k.id) is None]
+    groups: dict[tuple[str, str], list[SequenceKey]] = {}
+    for k in todo:
+        groups.setdefault((k.subject, k.action), []).append(k)
+    jobs = [(cfg, ks, clips.get(g)) for g, ks in groups.items()]
+    workers = workers or min(os.cpu_count() or 1, max(1, len(jobs)))
+    bar = tqdm(total=len(keys), initial=len(keys) - len(todo), unit="seq", desc="generate",
+               disable=not progress, dynamic_ncols=True)
+    try:
+        for results in _map(_group_job, jobs, workers):
+            for entry, arrays in results:
+                writer.write_sequence(entry, arrays)
+                if on_sequence:
+                    on_sequence(entry)
+                bar.update(1)
+    finally:
+        bar.close()
+    return writer.finalize([k.id for k in keys])
+
+
+def _map(fn, jobs: list, workers: int) -> Iterable:
+    if workers <= 1 or len(jobs) <= 1:
+        yield from map(fn, jobs)
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        yield from pool.map(fn, jobs)
