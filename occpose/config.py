@@ -99,6 +99,46 @@ class HeuristicsSection:
 
 
 @dataclass
+class NoiseSection:
+    """``[train.noise]``: the detector-noise model for 2D inputs (``keypoints2d = "noise"``).
+
+    Pixel values are for a 1000 px wide image and scale with the image width.
+    """
+
+    visible_std: float = opt(3.0, min=0)
+    occluded_std: float = opt(12.0, min=0)
+    outlier_prob: float = opt(0.10, min=0, max=1)
+    outlier_std: float = opt(60.0, min=0)
+    dropout_prob: float = opt(0.05, min=0, max=1)
+
+
+@dataclass
+class TrainSection:
+    """``[train]``: models trained by ``occpose-bench run`` and their default hyper-parameters."""
+
+    models: list[str] = opt(["tcn", "tcn-occ1", "tcn-occseq", "tcn-aug", "linear"], nonempty=True)
+    seeds: list[int] = opt([0, 1, 2], min=0, nonempty=True)
+    epochs: int = opt(20, min=1)
+    batch_size: int = opt(1024, min=1)
+    lr: float = opt(1e-3, gt=0)
+    lr_decay: float = opt(0.95, gt=0, max=1)
+    filter_widths: list[int] = opt([3, 3, 3], min=1, nonempty=True)
+    channels: int = opt(1024, min=1)
+    dropout: float = opt(0.25, min=0, max=1)
+    causal: bool = opt(False)
+    keypoints2d: str = opt("noise")
+    occlusion_labels: str = opt("truth", choices=("truth", "clustered", "boxed", "boxed_depth"))
+    lambda_pose: float = opt(1.0, min=0)
+    lambda_occ: float = opt(0.1, min=0)
+    device: str = opt("auto")
+    noise: NoiseSection = opt(None)
+
+    def __post_init__(self) -> None:
+        if self.noise is None:
+            self.noise = NoiseSection()
+
+
+@dataclass
 class Config:
     """A resolved preset."""
 
@@ -108,11 +148,12 @@ class Config:
     body: BodySection = opt(None)
     visibility: VisibilitySection = opt(None)
     heuristics: HeuristicsSection = opt(None)
+    train: TrainSection = opt(None)
     source: str = field(default="<config>", init=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, section in (("benchmark", BenchmarkSection), ("body", BodySection),
-                              ("visibility", VisibilitySection), ("heuristics", HeuristicsSection)):
+                              ("visibility", VisibilitySection), ("heuristics", HeuristicsSection), ("train", TrainSection)):
             if getattr(self, name) is None:
                 setattr(self, name, section())
 

@@ -130,17 +130,22 @@ def _check_meta(meta: dict, value: Any, where: str, file: str) -> None:
         return
     if "length" in meta and len(value) != meta["length"]:
         raise ConfigError(f"{file}: '{where}' must have {meta['length']} elements, got {len(value)}")
-    items = value if isinstance(value, list) else [value]
-    for v in items:
+    if isinstance(value, dict):
+        items = [(f"{where}.{k}", v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(where, v) for v in value]
+    else:
+        items = [(where, value)]
+    for item_where, v in items:
         if "choices" in meta and v not in meta["choices"]:
-            raise ConfigError(f"{file}: '{where}' must be one of {', '.join(map(str, meta['choices']))}, "
+            raise ConfigError(f"{file}: '{item_where}' must be one of {', '.join(map(str, meta['choices']))}, "
                               f"got {v!r}")
         if "gt" in meta and not v > meta["gt"]:
-            raise ConfigError(f"{file}: '{where}' must be greater than {meta['gt']}, got {v!r}")
+            raise ConfigError(f"{file}: '{item_where}' must be greater than {meta['gt']}, got {v!r}")
         if "min" in meta and not v >= meta["min"]:
-            raise ConfigError(f"{file}: '{where}' must be at least {meta['min']}, got {v!r}")
+            raise ConfigError(f"{file}: '{item_where}' must be at least {meta['min']}, got {v!r}")
         if "max" in meta and not v <= meta["max"]:
-            raise ConfigError(f"{file}: '{where}' must be at most {meta['max']}, got {v!r}")
+            raise ConfigError(f"{file}: '{item_where}' must be at most {meta['max']}, got {v!r}")
     if meta.get("nonempty") and len(value) == 0:
         raise ConfigError(f"{file}: '{where}' must not be empty")
 
