@@ -1,0 +1,472 @@
+"""How well the cheap 2D occlusion heuristics agree with the ray-cast truth.
+
+Each heuristic (``clustered``, ``boxed``, ``boxed_depth``; arrays ``occluded_<name>``) is scored
+against the truth ``occluded`` as a binary classifier, positive = occluded. Joints flagged
+``out_of_frame`` are excluded from every count.
+
+Conventions
+    precision = TP / (TP + FP), recall = TP / (TP + FN), F1 = 2 TP / (2 TP + FP + FN),
+    accuracy = (TP + TN) / N. A ratio whose denominator is 0 (e.g. precision of a heuristic
+    that flags nothing) is ``nan``: ``null`` in JSON, ``n/a`` in Markdown and on stdout.
+
+Self- vs object occlusion
+    The heuristics see only the body, never the occluders, so the report separates the two:
+    ``recall_self`` is the recall on joints whose truth is ``occluded_by_body``, ``recall_object``
+    the recall on joints ``occluded_by_object`` (whatever a heuristic catches there it catches by
+    coincidence); ``f1_self_truth`` scores it against self-occlusion alone (truth
+    ``occluded_by_body``, object-occluded joints left out), and the level-0 block scores it on
+    the sequences without occluders. Precision cannot be split by cause: a false alarm has none.
+
+The sweep recomputes the heuristics from the stored ``joints_3d_cam`` and ``joints_2d`` over
+grids of epsilon and delta (:mod:`occpose.occlusion.heuristics`, vectorised over all frames of
+all selected sequences at once) and reports F1 per value and the best one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DatasetError, OccposeError
+from .heuristics import boxed_occlusion_grid, clustered_occlusion_grid, heuristic_inputs
+
+__all__ = ["HEURISTICS", "Confusion", "confusion", "precision", "recall", "f1_score", "accuracy",
+           "LabelSet", "load_label_set", "agreement_report", "sweep_heuristics",
+           "render_markdown", "format_summary", "plot_f1_by_level", "write_report"]
+
+HEURISTICS: dict[str, str] = {"clustered": "occluded_clustered", "boxed": "occluded_boxed",
+                              "boxed_depth": "occluded_boxed_depth"}
+
+# Sweep grids. Epsilon in camera space: metres; everything else: normalised screen units.
+EPSILONS_CAMERA = (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15)
+EPSILONS_NORMALIZED = (0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.08)
+DELTAS = (0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12)
+
+
+# ---- metrics ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Confusion:
+    """Confusion counts of a binary labelling, positive = occluded."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    @property
+    def n(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    def to_dict(self) -> dict:
+        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn, "n": self.n,
+                "precision": precision(self), "recall": recall(self), "f1": f1_score(self),
+                "accuracy": accuracy(self)}
+
+
+def _ratio(num: float, den: float) -> float:
+    """num / den, nan when den is 0."""
+    return num / den if den else math.nan
+
+
+def confusion(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> Confusion:
+    """Counts of predicted vs true labels over the joints where ``mask`` is True (all if None)."""
+    pred, truth = np.asarray(pred, dtype=bool), np.asarray(truth, dtype=bool)
+    mask = np.ones(pred.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    return Confusion(tp=int((pred & truth & mask).sum()), fp=int((pred & ~truth & mask).sum()),
+                     fn=int((~pred & truth & mask).sum()), tn=int((~pred & ~truth & mask).sum()))
+
+
+def precision(c: Confusion) -> float:
+    """TP / (TP + FP): of the joints a heuristic calls occluded, the share that are."""
+    return _ratio(c.tp, c.tp + c.fp)
+
+
+def recall(c: Confusion) -> float:
+    """TP / (TP + FN): of the occluded joints, the share a heuristic finds."""
+    return _ratio(c.tp, c.tp + c.fn)
+
+
+def f1_score(c: Confusion) -> float:
+    """2 TP / (2 TP + FP + FN), the harmonic mean of precision and recall."""
+    return _ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn)
+
+
+def accuracy(c: Confusion) -> float:
+    """(TP + TN) / N."""
+    return _ratio(c.tp + c.tn, c.n)
+
+
+# ---- the labels of a benchmark, concatenated over sequences ------------------------------------
+
+@dataclass
+class LabelSet:
+    """Per-joint labels of the selected sequences, concatenated along frames (F = all frames).
+
+    Attributes:
+        truth, by_body, by_object, valid: (F, J) bool; valid = not out_of_frame.
+        predicted: heuristic name -> (F, J) bool stored labels.
+        action, level: (F,) int indices into ``actions`` and ``levels``.
+        inputs: for the sweep, :func:`heuristic_inputs` of every sequence concatenated
+            (``xy_camera``, ``xy_normalized``, ``depth``), or empty.
+    """
+
+    truth: np.ndarray
+    by_body: np.ndarray
+    by_object: np.ndarray
+    valid: np.ndarray
+    predicted: dict[str, np.ndarray]
+    action: np.ndarray
+    level: np.ndarray
+    actions: list[str]
+    levels: list[float]
+    joint_names: list[str]
+    sequences: int
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _level(entry) -> float:
+    return round(float(entry.target_level), 6)
+
+
+def load_label_set(bench, entries, with_inputs: bool = False) -> LabelSet:
+    """Load and concatenate the label arrays of ``entries`` of an open Benchmark.
+
+    Raises:
+        OccposeError: no entries; DatasetError: a sequence lacks a heuristic array.
+    """
+    if not entries:
+        raise OccposeError(f"{bench.root}: no sequences selected")
+    actions = sorted({e.action for e in entries})
+    levels = sorted({_level(e) for e in entries})
+    truth_arrays = {"truth": "occluded", "by_body": "occluded_by_body",
+                    "by_object": "occluded_by_object"}
+    cols: dict[str, list] = {k: [] for k in (*truth_arrays, "valid", "action", "level")}
+    predicted: dict[str, list] = {h: [] for h in HEURISTICS}
+    inputs: dict[str, list] = {}
+    for entry in entries:
+        a = bench.load(entry).arrays
+        for name, array in HEURISTICS.items():
+            if array not in a:
+                raise DatasetError(f"{bench.root / entry.path}: missing array '{array}' "
+                                   f"({name} heuristic labels); regenerate the benchmark with an "
+                                   f"occpose that writes heuristic labels")
+            predicted[name].append(a[array])
+        for key, array in truth_arrays.items():
+            cols[key].append(a[array])
+        cols["valid"].append(~a["out_of_frame"])
+        cols["action"].append(np.full(entry.frames, actions.index(entry.action)))
+        cols["level"].append(np.full(entry.frames, levels.index(_level(entry))))
+        if with_inputs:
+            cam = bench.cameras[entry.camera]
+            x = heuristic_inputs(a["joints_3d_cam"], a["joints_2d"], cam.width, cam.height)
+            for k, v in x.items():
+                inputs.setdefault(k, []).append(v)
+    cat = {k: np.concatenate(v) for k, v in cols.items()}
+    return LabelSet(truth=cat["truth"], by_body=cat["by_body"], by_object=cat["by_object"],
+                    valid=cat["valid"], predicted={h: np.concatenate(v) for h, v in predicted.items()},
+                    action=cat["action"], level=cat["level"], actions=actions, levels=levels,
+                    joint_names=list(bench.skeleton.joint_names), sequences=len(entries),
+                    inputs={k: np.concatenate(v) for k, v in inputs.items()})
+
+
+# ---- scoring ------------------------------------------------------------------------------------
+
+def _stats(pred, truth, valid, by_body, by_object) -> dict:
+    """Confusion metrics plus the self/object split of one heuristic on one group of joints."""
+    out = confusion(pred, truth, valid).to_dict()
+    self_c = confusion(pred, by_body, valid & ~by_object)
+    n_self, n_object = int((by_body & valid).sum()), int((by_object & valid).sum())
+    out.update(recall_self=_ratio(int((pred & by_body & valid).sum()), n_self), n_self=n_self,
+               recall_object=_ratio(int((pred & by_object & valid).sum()), n_object),
+               n_object=n_object, f1_self_truth=f1_score(self_c))
+    return out
+
+
+def _group(ls: LabelSet, frames: np.ndarray | None = None, joint: int | None = None) -> dict:
+    """{heuristic: stats} over the frames selected by ``frames`` (bool (F,)) and/or one joint."""
+    sel = (slice(None) if frames is None else frames, slice(None) if joint is None else joint)
+    return {h: _stats(ls.predicted[h][sel], ls.truth[sel], ls.valid[sel], ls.by_body[sel],
+                      ls.by_object[sel]) for h in HEURISTICS}
+
+
+def level_key(level: float) -> str:
+    return f"{level:g}"
+
+
+def agreement_report(bench, split: str | None = None, sweep: bool = False) -> dict:
+    """The full agreement report of an open Benchmark as a JSON-ready dict.
+
+    Args:
+        split: ``"train"``, ``"test"``, ``"all"`` or None (all sequences).
+        sweep: also run :func:`sweep_heuristics`.
+    """
+    split = None if split == "all" else split
+    entries = bench.select(split=split)
+    if not entries:
+        raise OccposeError(f"{bench.root}: no sequences in split {split or 'all'!r}")
+    ls = load_label_set(bench, entries, with_inputs=sweep)
+    params = dict(bench.config.get("heuristics", {})) if isinstance(bench.config, dict) else {}
+    level0 = [i for i, lv in enumerate(ls.levels) if lv == 0.0]
+    self_only = {h: confusion(ls.predicted[h], ls.by_body, ls.valid & ~ls.by_object).to_dict()
+                 for h in HEURISTICS}
+    report = {
+        "benchmark": str(bench.root),
+        "name": bench.manifest.get("name"),
+        "skeleton": bench.skeleton.name,
+        "split": split or "all",
+        "sequences": ls.sequences,
+        "frames": int(ls.truth.shape[0]),
+        "joints_evaluated": int(ls.valid.sum()),
+        "joints_out_of_frame": int((~ls.valid).sum()),
+        "parameters": params,
+        "arrays": dict(HEURISTICS),
+        "overall": _group(ls),
+        "self_occlusion_truth": self_only,
+        "level0": _group(ls, frames=ls.level == level0[0]) if level0 else None,
+        "by_level": {level_key(lv): _group(ls, frames=ls.level == i) for i, lv in enumerate(ls.levels)},
+        "by_action": {a: _group(ls, frames=ls.action == i) for i, a in enumerate(ls.actions)},
+        "by_joint": {name: _group(ls, joint=j) for j, name in enumerate(ls.joint_names)},
+    }
+    if sweep:
+        report["sweep"] = sweep_heuristics(ls, params)
+        if bench.skeleton.name != "h36m17":
+            report["sweep_note"] = (f"recomputed on the benchmark's {bench.skeleton.name} joints; the "
+                                    f"stored labels were computed on 17 joints before conversion, so "
+                                    f"they need not match exactly")
+    return report
+
+
+# ---- parameter sweep ----------------------------------------------------------------------------
+
+def _grid(default, configured) -> list[float]:
+    values = set(float(v) for v in default)
+    if configured is not None:
+        values.add(float(configured))
+    return sorted(values)
+
+
+def _sweep_entry(ls: LabelSet, labels: np.ndarray, values, heuristic: str, parameter: str,
+                 units: str, configured) -> dict:
+    """F1 per grid value; ``labels`` (V, F, J) bool, one labelling per value."""
+    confs = [confusion(lab, ls.truth, ls.valid) for lab in labels]
+    f1 = [f1_score(c) for c in confs]
+    scores = np.array([-np.inf if math.isnan(v) else v for v in f1])
+    best = int(np.argmax(scores)) if np.isfinite(scores).any() else None
+    entry = {"heuristic": heuristic, "parameter": parameter, "units": units, "values": list(values),
+             "precision": [precision(c) for c in confs], "recall": [recall(c) for c in confs],
+             "f1": f1, "configured": None,
+             "best": None if best is None else {"value": values[best], "f1": f1[best],
+                                                "at_grid_edge": best in (0, len(values) - 1)}}
+    if configured is not None:
+        i = values.index(float(configured))
+        stored = ls.predicted[heuristic]
+        same = (labels[i] == stored)[ls.valid].mean() if ls.valid.any() else math.nan
+        entry["configured"] = {"value": values[i], "f1": f1[i], "matches_stored": float(same)}
+    return entry
+
+
+def sweep_heuristics(ls: LabelSet, params: dict | None = None, epsilons_camera=EPSILONS_CAMERA,
+                     epsilons_normalized=EPSILONS_NORMALIZED, deltas=DELTAS) -> dict:
+    """F1 of each heuristic over parameter grids, recomputed from the stored joints.
+
+    Args:
+        ls: labels loaded with ``with_inputs=True``.
+        params: the benchmark's ``[heuristics]`` settings; their values join the grids and are
+            checked against the stored labels (``configured.matches_stored``: share of evaluated
+            joints whose recomputed label equals the stored one).
+    Returns:
+        ``clustered_camera``, ``clustered_normalized``, ``boxed``, ``boxed_depth``: each with
+        values, precision, recall, f1 (lists), best {value, f1} and configured.
+    """
+    params = params or {}
+    space = params.get("clustered_space")
+    eps = params.get("clustered_epsilon")
+    delta = params.get("boxed_delta")
+    x = ls.inputs
+    out = {}
+    for name, xy_key, grid, units in (
+            ("camera", "xy_camera", epsilons_camera, "m, camera-frame X/Y"),
+            ("normalized", "xy_normalized", epsilons_normalized, "normalised screen units")):
+        conf = eps if space == name else None
+        values = _grid(grid, conf)
+        labels = clustered_occlusion_grid(x[xy_key], x["depth"], values)   # (V, F, J)
+        out[f"clustered_{name}"] = _sweep_entry(ls, labels, values, "clustered", "epsilon",
+                                                units, conf)
+    values = _grid(deltas, delta)
+    plain, aware = boxed_occlusion_grid(x["xy_normalized"], values, x["depth"])   # (V, F, J) each
+    for name, labels in (("boxed", plain), ("boxed_depth", aware)):
+        out[name] = _sweep_entry(ls, labels, values, name, "delta", "normalised screen units", delta)
+    return out
+
+
+# ---- output -------------------------------------------------------------------------------------
+
+def _fmt(v, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+_FULL = ["heuristic", "TP", "FP", "FN", "TN", "precision", "recall", "F1", "accuracy"]
+_GROUP = ["heuristic", "n", "precision", "recall", "F1", "accuracy", "recall self", "recall object",
+          "F1 vs self-occl."]
+
+
+def _full_rows(block: dict) -> list[list]:
+    return [[h, s["tp"], s["fp"], s["fn"], s["tn"], s["precision"], s["recall"], s["f1"],
+             s["accuracy"]] for h, s in block.items()]
+
+
+def _group_rows(groups: dict, label: str) -> tuple[list[str], list[list]]:
+    rows = [[g, h, s["n"], s["precision"], s["recall"], s["f1"], s["accuracy"], s["recall_self"],
+             s["recall_object"], s["f1_self_truth"]]
+            for g, block in groups.items() for h, s in block.items()]
+    return [label] + _GROUP, rows
+
+
+def _sweep_table(entry: dict) -> str:
+    best = entry["best"]["value"] if entry["best"] else None
+    conf = entry["configured"]["value"] if entry["configured"] else None
+    rows = []
+    for v, p, r, f in zip(entry["values"], entry["precision"], entry["recall"], entry["f1"]):
+        mark = " ".join(m for m, on in (("best", v == best), ("configured", v == conf)) if on)
+        rows.append([f"{v:g}", p, r, f, mark])
+    return _table([entry["parameter"], "precision", "recall", "F1", "note"], rows)
+
+
+def render_markdown(report: dict) -> str:
+    """The report as Markdown tables."""
+    ov = report["overall"]
+    md = [f"# Occlusion heuristics vs ray-cast truth: {report.get('name') or report['benchmark']}",
+          "",
+          f"Benchmark `{report['benchmark']}`, split {report['split']}: {report['sequences']} "
+          f"sequences, {report['frames']} frames, {report['joints_evaluated']} joints evaluated "
+          f"({report['joints_out_of_frame']} out of frame, excluded). Parameters: "
+          + (", ".join(f"{k} = {v}" for k, v in report["parameters"].items()) or "unknown") + ".",
+          "",
+          "Positive = occluded. Precision TP/(TP+FP), recall TP/(TP+FN), F1 2TP/(2TP+FP+FN), "
+          "accuracy (TP+TN)/N; n/a where a denominator is 0.",
+          "", "## Overall", "", _table(_FULL, _full_rows(ov)), "",
+          "## Self-occlusion vs object occlusion", "",
+          "The heuristics see only the body (2D joints, plus depth for clustered and boxed_depth); "
+          "they cannot see occluders. Recall on object-occluded joints is what they catch by "
+          "coincidence; F1 against self-occlusion truth (object-occluded joints left out) and on "
+          "level-0 sequences (no occluders) is what they are actually able to do.", ""]
+    l0 = report["level0"]
+    rows = [[h, s["recall_self"], s["n_self"], s["recall_object"], s["n_object"], s["f1"],
+             report["self_occlusion_truth"][h]["f1"], l0[h]["f1"] if l0 else None]
+            for h, s in ov.items()]
+    md += [_table(["heuristic", "recall self-occluded", "n self", "recall object-occluded",
+                   "n object", "F1 (all truth)", "F1 vs self-occlusion", "F1 level 0"], rows), "",
+           "### Against self-occlusion truth only", "",
+           _table(_FULL, _full_rows(report["self_occlusion_truth"])), "",
+           "### Level-0 sequences (no occluders)", "",
+           _table(_FULL, _full_rows(l0)) if l0 else "No level-0 sequences in this selection.", ""]
+    for key, title, label in (("by_level", "By occlusion level", "level"),
+                              ("by_action", "By action", "action"),
+                              ("by_joint", "By joint", "joint")):
+        header, rows = _group_rows(report[key], label)
+        md += [f"## {title}", "", _table(header, rows), ""]
+    if "sweep" in report:
+        md += ["## Parameter sweep", "",
+               "Heuristics recomputed from the stored joints; F1 against the ray-cast truth.", ""]
+        for name, entry in report["sweep"].items():
+            best = entry["best"]
+            md += [f"### {name} ({entry['parameter']}, {entry['units']})", "",
+                   (f"Best {entry['parameter']} = {best['value']:g}, F1 {_fmt(best['f1'])}"
+                    + (" (at the edge of the grid)." if best["at_grid_edge"] else ".")
+                    if best else "No value gives a defined F1."), "", _sweep_table(entry), ""]
+        if "sweep_note" in report:
+            md += [f"Note: {report['sweep_note']}.", ""]
+    return "\n".join(md)
+
+
+def format_summary(report: dict) -> str:
+    """Plain-text overall table (and sweep bests) for the terminal."""
+    header = ["heuristic", "TP", "FP", "FN", "TN", "prec", "recall", "F1", "acc", "R self", "R obj"]
+    rows = [[h, s["tp"], s["fp"], s["fn"], s["tn"], s["precision"], s["recall"], s["f1"],
+             s["accuracy"], s["recall_self"], s["recall_object"]] for h, s in report["overall"].items()]
+    cells = [header] + [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = [f"{report['benchmark']} ({report['split']}): {report['sequences']} sequences, "
+             f"{report['joints_evaluated']} joints evaluated, "
+             f"{report['joints_out_of_frame']} out of frame (excluded)"]
+    lines += ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+              for r in cells]
+    for name, entry in report.get("sweep", {}).items():
+        best, conf = entry["best"], entry["configured"]
+        if best:
+            text = (f"sweep {name}: best {entry['parameter']} = {best['value']:g} "
+                    f"(F1 {_fmt(best['f1'])}{', grid edge' if best['at_grid_edge'] else ''})")
+        else:
+            text = f"sweep {name}: no defined F1"
+        if conf:
+            text += f"; configured {conf['value']:g} (F1 {_fmt(conf['f1'])})"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def plot_f1_by_level(report: dict, path: str | Path) -> None:
+    """F1 by occlusion level, one line per heuristic (dashed: F1 vs self-occlusion truth)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from ..dataset.atomic import atomic_path
+
+    levels = list(report["by_level"])
+    x = [float(lv) for lv in levels]
+    fig = Figure(figsize=(6.4, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for i, h in enumerate(HEURISTICS):
+        color = f"C{i}"
+        f1 = [report["by_level"][lv][h]["f1"] for lv in levels]
+        self_f1 = [report["by_level"][lv][h]["f1_self_truth"] for lv in levels]
+        ax.plot(x, f1, "o-", color=color, label=f"{h}")
+        ax.plot(x, self_f1, "o--", color=color, alpha=0.5, label=f"{h} vs self-occlusion")
+    ax.set_xlabel("target occlusion level (occluder fraction)")
+    ax.set_ylabel("F1 against ray-cast truth")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Occlusion heuristics by level ({report['split']})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+
+
+def _json_ready(obj):
+    """nan -> None and numpy scalars -> Python, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return None if math.isnan(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def write_report(report: dict, out_dir: str | Path) -> dict[str, Path]:
+    """Write agreement.json, agreement.md and agreement_f1_by_level.png atomically."""
+    from ..dataset.atomic import atomic_write_text
+
+    out_dir = Path(out_dir)
+    paths = {"json": out_dir / "agreement.json", "markdown": out_dir / "agreement.md",
+             "plot": out_dir / "agreement_f1_by_level.png"}
+    atomic_write_text(paths["json"], json.dumps(_json_ready(report), indent=1, allow_nan=False) + "\n")
+    atomic_write_text(paths["markdown"], render_markdown(report) + "\n")
+    plot_f1_by_level(report, paths["plot"])
+    return paths
