@@ -99,10 +99,29 @@ class HeuristicsSection:
 
 
 @dataclass
+class RenderSection:
+    """``[render]``: the Blender backend (frames, masks and Blender ray-cast labels)."""
+
+    engine: str = opt("workbench", choices=("cycles", "workbench", "eevee"))
+    device: str = opt("cpu", choices=("cpu", "gpu"))
+    resolution: list[int] = opt([256, 256], length=2, min=16)
+    samples: int = opt(16, min=1)
+    frame_stride: int = opt(1, min=1)
+    subjects: list[str] = opt([])
+    randomize: bool = opt(True)
+
+
+@dataclass
 class NoiseSection:
     """``[train.noise]``: the detector-noise model for 2D inputs (``keypoints2d = "noise"``).
 
-    Pixel values are for a 1000 px wide image and scale with the image width.
+    Per joint-frame, from the exact projection (see :mod:`occpose.harness.inputs`): Gaussian
+    noise of ``visible_std`` px per axis on visible joints; on hidden joints (ray-cast
+    ``occluded`` or ``out_of_frame``) ``occluded_std`` px, plus with ``outlier_prob`` an outlier
+    displacement of ``outlier_std`` px, and with ``dropout_prob`` a dropout (the joint holds its
+    last detected position, or the root's position before any detection). Results are clipped
+    to the image. Pixel values are for a 1000 px wide image and scale with the image width; the
+    random stream is derived from the sequence id, so every model sees the same inputs.
     """
 
     visible_std: float = opt(3.0, min=0)
@@ -114,7 +133,14 @@ class NoiseSection:
 
 @dataclass
 class TrainSection:
-    """``[train]``: models trained by ``occpose-bench run`` and their default hyper-parameters."""
+    """``[train]``: models trained by ``occpose-bench run`` and their default hyper-parameters.
+
+    ``keypoints2d``: 2D inputs, ``"exact"`` projections, ``"noise"`` (the ``[train.noise]``
+    detector-noise model) or ``"detector:RUN"`` (an image model's predictions saved in RUN).
+    ``occlusion_labels``: the occlusion vectors of ``tcn-occ1``/``tcn-occseq``, in training
+    (loss target) and as their input at test time. ``dropout``: unset = the model's paper
+    default (0.25 for the TCNs, 0.5 for ``linear``). ``batch_size`` is per process.
+    """
 
     models: list[str] = opt(["tcn", "tcn-occ1", "tcn-occseq", "tcn-aug", "linear"], nonempty=True)
     seeds: list[int] = opt([0, 1, 2], min=0, nonempty=True)
@@ -124,7 +150,7 @@ class TrainSection:
     lr_decay: float = opt(0.95, gt=0, max=1)
     filter_widths: list[int] = opt([3, 3, 3], min=1, nonempty=True)
     channels: int = opt(1024, min=1)
-    dropout: float = opt(0.25, min=0, max=1)
+    dropout: float | None = opt(None, min=0, max=1)
     causal: bool = opt(False)
     keypoints2d: str = opt("noise")
     occlusion_labels: str = opt("truth", choices=("truth", "clustered", "boxed", "boxed_depth"))
@@ -148,12 +174,14 @@ class Config:
     body: BodySection = opt(None)
     visibility: VisibilitySection = opt(None)
     heuristics: HeuristicsSection = opt(None)
+    render: RenderSection = opt(None)
     train: TrainSection = opt(None)
     source: str = field(default="<config>", init=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, section in (("benchmark", BenchmarkSection), ("body", BodySection),
-                              ("visibility", VisibilitySection), ("heuristics", HeuristicsSection), ("train", TrainSection)):
+                              ("visibility", VisibilitySection), ("heuristics", HeuristicsSection), ("render", RenderSection),
+                              ("train", TrainSection)):
             if getattr(self, name) is None:
                 setattr(self, name, section())
 
@@ -167,8 +195,12 @@ class Config:
         s = self.subject(subject)
         return body_model(self.body.preset, s.height, s.build, self.body.radii)
 
-    def camera_objects(self) -> list[Camera]:
-        return [make_camera(c) for c in self.cameras]
+    def camera_objects(self, rendered: bool = False) -> list[Camera]:
+        """The rig; ``rendered=True`` scales intrinsics to ``render.resolution`` (Blender backend)."""
+        cams = [make_camera(c) for c in self.cameras]
+        if rendered:
+            cams = [c.scaled(*self.render.resolution) for c in cams]
+        return cams
 
     def to_dict(self) -> dict:
         d = to_plain(self)
@@ -231,6 +263,15 @@ def _validate(cfg: Config, file: str, imported_actions: tuple[str, ...] = ()) ->
         if not c.name or not c.name.replace("_", "").replace("-", "").isalnum():
             raise ConfigError(f"{file}: 'cameras[{i}].name' must be letters, digits, '-' or '_', got {c.name!r}")
         make_camera(c)
+    for s in cfg.render.subjects:
+        if s not in cfg.subjects:
+            raise ConfigError(f"{file}: 'render.subjects' names subject {s!r}, which the preset does "
+                              f"not define")
+    rw, rh = cfg.render.resolution
+    for c in cfg.cameras:
+        if abs(rw / rh - c.size[0] / c.size[1]) > 1e-6:
+            raise ConfigError(f"{file}: 'render.resolution' {rw}x{rh} must keep camera {c.name!r}'s "
+                              f"aspect ratio {c.size[0]}x{c.size[1]}")
     for s in cfg.subjects:
         if not s.replace("_", "").replace("-", "").isalnum():
             raise ConfigError(f"{file}: subject name {s!r} must be letters, digits, '-' or '_'")
