@@ -15,9 +15,11 @@ keypoints keep all T frames and the trunk sees its full receptive field RF.
 
 Gating (``gating=`` argument):
 
-* ``"hard"`` (default, the paper's rule): training multiplies each joint's (x, y) by
-  ``1 - õ`` (soft and differentiable, so the pose loss also trains the branch); evaluation
-  zeroes the joints whose ``õ > threshold`` (default 0.5) and leaves the others untouched.
+* ``"hard"`` (default, the paper's rule): joints whose ``õ > threshold`` (default 0.5) are
+  zeroed and the others pass untouched, in training and evaluation alike, so the trunk sees the
+  same inputs in both. In training the mask is a straight-through estimator: the forward pass
+  uses the 0/1 mask, the backward pass the gradient of the soft gate ``1 - õ``, so the pose loss
+  still trains the branch.
 * ``"soft"``: multiply by ``1 - õ`` in training and evaluation alike.
 
 Variants (what the occlusion loss compares):
@@ -115,9 +117,13 @@ class _OccTemporalModelBase(nn.Module):
 
     def _gate(self, keypoints: torch.Tensor, occ_prob: torch.Tensor) -> torch.Tensor:
         """(B, T, J, F) keypoints gated by (B, T, J) occlusion probabilities."""
-        if self.training or self.gating == "soft":
-            return keypoints * (1.0 - occ_prob)[..., None]
-        return keypoints * (occ_prob <= self.threshold).to(keypoints.dtype)[..., None]
+        soft = 1.0 - occ_prob
+        if self.gating == "soft":
+            return keypoints * soft[..., None]
+        hard = (occ_prob <= self.threshold).to(keypoints.dtype)
+        if self.training:  # straight-through: forward the 0/1 mask, backward the soft gradient
+            hard = hard + soft - soft.detach()
+        return keypoints * hard[..., None]
 
     def forward(self, keypoints: torch.Tensor, occlusion: torch.Tensor) -> OccPoseOutput:
         """(B, T, J, F) keypoints, (B, T, J) occlusion vectors (1 = occluded) -> OccPoseOutput."""
