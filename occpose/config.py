@@ -84,6 +84,63 @@ class VisibilitySection:
 
 
 @dataclass
+class OccluderSection:
+    """``[occluders]``: what the occluder sampler may place and how hard it searches for a level.
+
+    ``kinds``: occluder kinds drawn uniformly per occluder (``mesh`` draws from ``meshes``).
+    ``meshes``: user mesh files (OBJ, PLY, GLB/GLTF, STL, OFF), relative to the preset's folder;
+    ``mesh_up`` is their up axis, ``mesh_size`` the range (metres) of their largest extent at full
+    size, ``mesh_max_faces`` the most triangles a file may have. ``moving_probability``: chance
+    that a box, sphere or mesh moves (slides, rolls, floats, follows). ``tolerance``: a sequence's
+    mean occluder_fraction must lie within +-tolerance of its level. ``max_occluders``: occluders
+    (groups) per layout; ``max_evaluations``: label evaluations per sequence for the search.
+    ``max_size``: largest dimension (metres) of any occluder. ``clearance``: metres kept between
+    every occluder and the body in every frame; ``min_camera_distance``: metres (along the view
+    direction) kept between the camera and every occluder. ``max_speed``: m/s of moving
+    occluders. ``max_image_fraction``: the largest fraction of the image occluders may hide.
+    """
+
+    kinds: list[str] = opt(["wall", "pillar", "box", "sphere", "furniture"], nonempty=True,
+                           choices=("wall", "pillar", "box", "sphere", "furniture", "mesh"))
+    meshes: list[str] = opt([])
+    moving_probability: float = opt(0.4, min=0, max=1)
+    tolerance: float = opt(0.05, gt=0, max=0.5)
+    max_occluders: int = opt(3, min=1, max=8)
+    max_evaluations: int = opt(30, min=1, max=1000)
+    max_size: float = opt(3.0, gt=0, max=20.0)
+    clearance: float = opt(0.05, min=0, max=1.0)
+    min_camera_distance: float = opt(1.0, gt=0, max=20.0)
+    max_speed: float = opt(1.2, gt=0, max=5.0)
+    max_image_fraction: float = opt(0.6, gt=0, max=1)
+    mesh_size: list[float] = opt([0.6, 1.6], length=2, gt=0, max=20.0)
+    mesh_up: str = opt("z", choices=("y", "z"))
+    mesh_max_faces: int = opt(5000, min=1)
+
+    def __post_init__(self) -> None:
+        """Check values also when built in code (TOML presets are checked by ``build`` first)."""
+        import dataclasses
+
+        from .configio import _check_meta
+
+        for f in dataclasses.fields(self):
+            _check_meta(dict(f.metadata), getattr(self, f.name), f"occluders.{f.name}", "[occluders]")
+        suffixes = (".obj", ".ply", ".glb", ".gltf", ".stl", ".off")
+        for i, name in enumerate(self.meshes):
+            if not name.lower().endswith(suffixes):
+                raise ConfigError(f"[occluders]: 'occluders.meshes[{i}]' = {name!r} must be a mesh "
+                                  f"file ending in {', '.join(suffixes)}")
+        if self.mesh_size[0] > self.mesh_size[1]:
+            raise ConfigError(f"[occluders]: 'occluders.mesh_size' must be [smallest, largest], "
+                              f"got {self.mesh_size}")
+        if "mesh" in self.kinds and not self.meshes:
+            raise ConfigError("[occluders]: 'occluders.kinds' includes 'mesh' but 'occluders.meshes' "
+                              "lists no mesh files")
+        if self.meshes and "mesh" not in self.kinds:
+            raise ConfigError("[occluders]: 'occluders.meshes' lists mesh files but "
+                              "'occluders.kinds' lacks 'mesh'; add it to use them")
+
+
+@dataclass
 class HeuristicsSection:
     """``[heuristics]``: the cheap 2D occlusion labels of Wang et al. (section 4).
 
@@ -165,6 +222,63 @@ class TrainSection:
 
 
 @dataclass
+class ImageSection:
+    """``[image]``: the image model of :mod:`occpose.image` (Sarandi et al.: volumetric heatmaps,
+    soft-argmax, synthetic occlusion augmentation).
+
+    The defaults are the quick CPU model: a ResNet-18 layout at 1/4 width on 128 px crops, output
+    stride 16, 8x8 heatmaps (``occpose.image.SIZES["resnet50"]`` is the GPU model: bottleneck
+    ResNet-50, 256 px, stride 16, 16x16 heatmaps, as in the paper). Crops: the box of the
+    projected joints, padded by ``box_margin`` of its larger side, is re-projected so that its
+    larger side fills ``box_fill`` of the crop. Heatmaps:
+    ``depth_bins`` over +-``depth_range`` metres relative to the root; the root-depth head has
+    ``root_bins`` over ``root_range`` in normalised metres (depth x crop_size / crop focal), trained
+    with weight ``root_weight``; ``root_depth`` chooses predicted or true root depth at test time.
+    Augmentation per training image: with probability ``p_occlude``, ``occluder_count`` (min, max)
+    occluders whose larger side is ``occluder_scale`` (min, max) x crop size, from
+    ``occluder_sources`` (``procedural``, ``rendered`` cut-outs of the benchmark's occluders,
+    ``folder`` = RGBA cut-outs in ``occluder_folder``); geometric jitter, flips, colour jitter.
+    ``train_levels`` (empty = all) restricts the training sequences to some occlusion levels.
+    """
+
+    crop_size: int = opt(128, min=32)
+    backbone_depth: int = opt(18, choices=(10, 18, 34, 50, 101))
+    backbone_width: int = opt(16, min=4)
+    output_stride: int = opt(16, choices=(8, 16, 32))
+    depth_bins: int = opt(16, min=2)
+    depth_range: float = opt(1.0, gt=0)
+    root_bins: int = opt(32, min=2)
+    root_range: list[float] = opt([0.5, 4.5], length=2, min=0)
+    root_weight: float = opt(0.1, min=0)
+    root_depth: str = opt("predicted", choices=("predicted", "truth"))
+    box_fill: float = opt(0.9, gt=0, max=1)
+    box_margin: float = opt(0.1, min=0, max=1)
+    epochs: int = opt(10, min=1)
+    batch_size: int = opt(32, min=1)
+    lr: float = opt(1e-3, gt=0)
+    lr_decay: float = opt(0.9, gt=0, max=1)
+    weight_decay: float = opt(0.0, min=0)
+    p_occlude: float = opt(0.5, min=0, max=1)
+    occluder_count: list[int] = opt([1, 8], length=2, min=1)
+    occluder_scale: list[float] = opt([0.1, 0.5], length=2, gt=0, max=2)
+    occluder_sources: list[str] = opt(["procedural"], nonempty=True,
+                                      choices=("procedural", "rendered", "folder"))
+    occluder_folder: str = opt("")
+    scale_jitter: float = opt(0.15, min=0, max=0.9)
+    shift_jitter: float = opt(0.05, min=0, max=0.5)
+    rotation_deg: float = opt(15.0, min=0, max=180)
+    flip_prob: float = opt(0.5, min=0, max=1)
+    color_jitter: float = opt(0.2, min=0, max=1)
+    train_levels: list[float] = opt([], min=0, max=0.95)
+    frame_stride: int = opt(1, min=1)
+    flip_test: bool = opt(True)
+    val_frames: int = opt(256, min=0)
+    workers: int = opt(0, min=0)
+    device: str = opt("auto")
+    seed: int = opt(0, min=0)
+
+
+@dataclass
 class Config:
     """A resolved preset."""
 
@@ -173,6 +287,7 @@ class Config:
     cameras: list[CameraSection] = opt([])
     body: BodySection = opt(None)
     visibility: VisibilitySection = opt(None)
+    occluders: OccluderSection = opt(None)
     heuristics: HeuristicsSection = opt(None)
     render: RenderSection = opt(None)
     train: TrainSection = opt(None)
@@ -180,7 +295,8 @@ class Config:
 
     def __post_init__(self) -> None:
         for name, section in (("benchmark", BenchmarkSection), ("body", BodySection),
-                              ("visibility", VisibilitySection), ("heuristics", HeuristicsSection), ("render", RenderSection),
+                              ("visibility", VisibilitySection), ("occluders", OccluderSection),
+                              ("heuristics", HeuristicsSection), ("render", RenderSection),
                               ("train", TrainSection)):
             if getattr(self, name) is None:
                 setattr(self, name, section())

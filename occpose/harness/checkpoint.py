@@ -1,0 +1,73 @@
+"""Run checkpoints: one ``RUN/checkpoint.pt``, replaced atomically after every epoch.
+
+Format (a dict of tensors and plain Python types only, so ``torch.load(weights_only=True)``
+reads it without unpickling code)::
+
+    format      "occpose-checkpoint/1"
+    epoch       epochs completed
+    model       state_dict (the TemporalModel / occlusion-aware / linear keys; the strided
+                training TCN shares its keys with the dilated evaluation TCN)
+    optimizer   Adam state_dict
+    lr          learning rate of the last completed epoch
+    rng         {"torch": uint8 tensor, "cuda": [uint8 tensors]} global RNG states
+    settings    RunSettings as a dict
+    metrics     list of per-epoch metric dicts (also in RUN/metrics.jsonl)
+
+Writing: ``torch.save`` to a temporary file in RUN, fsync, ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import torch
+
+from ..dataset.atomic import atomic_path, atomic_write_text
+from ..errors import OccposeError
+
+__all__ = ["CHECKPOINT_FILE", "METRICS_FILE", "save_checkpoint", "load_checkpoint",
+           "write_metrics_log", "rng_state", "set_rng_state"]
+
+CHECKPOINT_FORMAT = "occpose-checkpoint/1"
+CHECKPOINT_FILE = "checkpoint.pt"
+METRICS_FILE = "metrics.jsonl"
+
+
+def rng_state() -> dict:
+    """Global torch RNG states (CPU, and every CUDA device when initialised) as tensors."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
+    return {"torch": torch.get_rng_state(), "cuda": list(cuda)}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """Atomically write a checkpoint dict (see the module docstring)."""
+    with atomic_path(path) as tmp:
+        torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """Read a checkpoint with ``weights_only=True``; OccposeError naming the file on problems."""
+    path = Path(path)
+    if not path.is_file():
+        raise OccposeError(f"{path}: no checkpoint; the run has not finished an epoch yet")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise OccposeError(f"{path}: unreadable checkpoint ({first})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise OccposeError(f"{path}: not an {CHECKPOINT_FORMAT} checkpoint")
+    return ckpt
+
+
+def write_metrics_log(path: str | Path, metrics: list[dict]) -> None:
+    """Rewrite ``metrics.jsonl`` (one JSON object per epoch) atomically from the full history."""
+    atomic_write_text(path, "".join(json.dumps(m, sort_keys=True) + "\n" for m in metrics))

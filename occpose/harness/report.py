@@ -1,0 +1,188 @@
+"""Writing evaluation results: long-format CSV, a Markdown report and plots (all atomic).
+
+Every number in the report is ``mean ± std [min–max]`` over a model's seeds; ``–`` marks a
+cell with no joints (e.g. occluded joints at level 0 without self-occlusion).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from ..dataset.atomic import atomic_path, atomic_write_text
+from ..skeleton import Skeleton
+
+__all__ = ["write_csv", "markdown", "main_table", "plot_mpjpe_by_level", "plot_per_joint",
+           "plot_skeletons"]
+
+_NAMES = {"mpjpe": "MPJPE", "p_mpjpe": "P-MPJPE", "n_mpjpe": "N-MPJPE", "mpjve": "MPJVE"}
+
+
+def write_csv(path: Path, runs: list[tuple[str, int]], cubes: list[np.ndarray], axes: dict) -> None:
+    """``model, seed, level, action, joint, metric, split, value`` for every cell of every run."""
+    from .evaluate import METRICS, SPLITS
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["model", "seed", "level", "action", "joint", "metric", "split", "value"])
+    for (model, seed), cube in zip(runs, cubes):
+        for li, lv in enumerate(axes["levels"]):
+            for ai, a in enumerate(axes["actions"]):
+                for mi, m in enumerate(METRICS):
+                    for si, s in enumerate(SPLITS):
+                        for ji, j in enumerate(axes["joints"]):
+                            v = cube[li, ai, mi, si, ji]
+                            w.writerow([model, seed, lv, a, j, m, s,
+                                        "nan" if np.isnan(v) else f"{v:.4f}"])
+    atomic_write_text(path, buf.getvalue())
+
+
+def _cell(st: dict | None, spread: bool = True) -> str:
+    if not st or st["mean"] is None:
+        return "–"
+    text = f"{st['mean']:.1f}"
+    if spread:
+        text += f" ± {st['std']:.1f}"
+        if st["n"] > 1:
+            text += f" [{st['min']:.1f}–{st['max']:.1f}]"
+    return text
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _level_table(results: dict, metric: str, split: str = "all") -> str:
+    levels = results["levels"]
+    rows = [[m] + [_cell(d["by_level"][lv][metric][split]) for lv in levels]
+            for m, d in results["models"].items()]
+    return _table(["model"] + [("level " + lv) if lv != "all" else "all" for lv in levels], rows)
+
+
+def main_table(results: dict) -> str:
+    """MPJPE (mm) by occlusion level, one row per model (the table ``evaluate`` prints)."""
+    return _level_table(results, "mpjpe")
+
+
+def markdown(results: dict) -> str:
+    """The full ``report.md``."""
+    models = results["models"]
+    seeds = {m: len(d["seeds"]) for m, d in models.items()}
+    out = ["# occpose evaluation", "",
+           f"{results['sequences']} test sequences, {results['frames']} frames; runs: "
+           + ", ".join(f"{m} ({n} seed{'s' if n != 1 else ''})" for m, n in seeds.items())
+           + f"; test-time flip: {'on for TCN models' if results['flip'] else 'off'}.", "",
+           "Cells: mean ± std [min–max] over seeds. Errors in mm after root alignment; "
+           "MPJVE in mm/frame. Visible/occluded: ray-cast truth, out-of-frame joints excluded "
+           "from both (counted in 'all').", ""]
+    for metric in results["metrics"]:
+        out += [f"## {_NAMES[metric]} by occlusion level ({results['units'][metric]})", "",
+                _level_table(results, metric), ""]
+    out += ["## Visible vs occluded joints (MPJPE, mm)", ""]
+    levels = results["levels"]
+    rows = [[m, split] + [_cell(d["by_level"][lv]["mpjpe"][split]) for lv in levels]
+            for m, d in models.items() for split in results["splits"]]
+    out += [_table(["model", "joints"] + levels, rows), ""]
+    out += ["## Per action (MPJPE, mm, all levels)", ""]
+    rows = [[a] + [_cell(d["by_action"][a]["mpjpe"]["all"]) for d in models.values()]
+            for a in results["actions"]]
+    out += [_table(["action"] + list(models), rows), ""]
+    out += ["## Per joint (MPJPE, mm, all levels)", ""]
+    rows = [[j] + [_cell(d["by_joint"][j]["mpjpe"]["all"]) for d in models.values()]
+            for j in results["joints"]]
+    out += [_table(["joint"] + list(models), rows), ""]
+    out += ["## Runs", "", _table(
+        ["run", "model", "seed", "epochs", "flip", "frames/s"],
+        [[r["run"], r["model"], str(r["seed"]), str(r["epochs"]) + ("" if r["complete"] else " (incomplete)"),
+          "yes" if r["flip"] else "no", f"{r['frames_per_s']:.0f}"] for r in results["runs"]]), ""]
+    return "\n".join(out)
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_mpjpe_by_level(results: dict, path: Path) -> None:
+    """One line per model: MPJPE over occlusion level, shaded min–max over seeds."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    levels = [lv for lv in results["levels"] if lv != "all"]
+    x = [float(lv) for lv in levels]
+    for name, d in results["models"].items():
+        st = [d["by_level"][lv]["mpjpe"]["all"] for lv in levels]
+        mean = np.array([s["mean"] if s["mean"] is not None else np.nan for s in st])
+        lo = np.array([s["min"] if s["min"] is not None else np.nan for s in st])
+        hi = np.array([s["max"] if s["max"] is not None else np.nan for s in st])
+        line, = ax.plot(x, mean, marker="o", label=f"{name} (n={len(d['seeds'])})")
+        ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("occlusion level (fraction of joints occluded by objects)")
+    ax.set_ylabel("MPJPE (mm)")
+    ax.set_title("MPJPE by occlusion level (shaded: min–max over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_per_joint(results: dict, path: Path) -> None:
+    """Grouped bars: MPJPE per joint (all levels) per model, error bars = std over seeds."""
+    plt = _pyplot()
+    joints = [j for j in results["joints"] if j != "all"]
+    models = list(results["models"])
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(joints) * max(1, len(models)) ** 0.5), 4))
+    width = 0.8 / max(len(models), 1)
+    xs = np.arange(len(joints))
+    for k, name in enumerate(models):
+        st = [results["models"][name]["by_joint"][j]["mpjpe"]["all"] for j in joints]
+        mean = [s["mean"] if s["mean"] is not None else np.nan for s in st]
+        std = [s["std"] if s["std"] is not None else 0.0 for s in st]
+        ax.bar(xs + (k - (len(models) - 1) / 2) * width, mean, width, yerr=std, label=name,
+               capsize=2)
+    ax.set_xticks(xs, joints, rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("MPJPE (mm)")
+    ax.set_title("MPJPE per joint (all levels)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    _save(fig, path)
+
+
+def plot_skeletons(truth: list[np.ndarray], predictions: dict[str, list[np.ndarray]],
+                   skeleton: Skeleton, path: Path, title: str = "") -> None:
+    """Rows: high-occlusion frames; columns: models; truth black, prediction coloured.
+
+    Poses are (J, 3) camera-frame metres (x right, y down, z forward), drawn with up = -y.
+    """
+    plt = _pyplot()
+    rows, cols = max(len(truth), 1), max(len(predictions), 1)
+    fig = plt.figure(figsize=(3 * cols, 3 * rows))
+    for r, gt in enumerate(truth):
+        for c, (name, preds) in enumerate(predictions.items()):
+            ax = fig.add_subplot(rows, cols, r * cols + c + 1, projection="3d")
+            for pose, color in ((gt, "black"), (preds[r], "tab:red")):
+                for p, ch in skeleton.bones:
+                    ax.plot([pose[p, 0], pose[ch, 0]], [pose[p, 2], pose[ch, 2]],
+                            [-pose[p, 1], -pose[ch, 1]], color=color, lw=1.5)
+            lim = max(float(np.abs(gt).max()), 0.5)
+            ax.set_xlim(-lim, lim), ax.set_ylim(-lim, lim), ax.set_zlim(-lim, lim)
+            ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=9)
+    fig.suptitle(f"Highest occlusion {title}: truth (black) vs prediction (red)", fontsize=10)
+    _save(fig, path)
