@@ -106,7 +106,8 @@ def make_sequence(cfg: Config, key: SequenceKey, joints_world: np.ndarray,
     params = VisibilityParams(cfg.visibility.rays, cfg.visibility.disk_fraction, cfg.visibility.tolerance)
     rng = key_rng(b.seed, "occluders", key.subject, key.action, key.camera, key.level)
     placed = place_occluders(joints_world, body, camera, key.level, rng, cfg.occluders, params,
-                             sequence=key.id)
+                             sequence=key.id, fps=b.fps, base_dir=Path(cfg.source).parent,
+                             skeleton=get_skeleton(b.skeleton))
     labels = placed.labels
     joints_cam = world_to_camera(joints_world, camera)
     joints_2d = project_to_2d(joints_cam, camera)
