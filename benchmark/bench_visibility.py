@@ -1,0 +1,179 @@
+"""Throughput of the ray-cast visibility labeller (frames labelled per second).
+
+Usage:
+    .venv/bin/python benchmark/bench_visibility.py                  # numpy x1/x2 threads, torch
+    .venv/bin/python benchmark/bench_visibility.py --frames 50000 --backends numpy --workers 1
+    .venv/bin/python benchmark/bench_visibility.py --no-mesh --rays 9 --chunk 128
+    .venv/bin/python benchmark/bench_visibility.py --backends torch --torch-threads 1
+
+Scene: a walking-ish 17-joint subject (S1, 1.75 m) about 4 m in front of the camera with random
+yaw, stride, arm swing and position per frame, and four occluders moving slightly per frame: a
+box (low wall), a cylinder (pillar), a sphere (ball) and a small mesh (an 80-face icosphere
+"rock"). Both body presets (cheng2019, anthropometric: 16 capsules each), K rays per joint.
+"frames/s" is the best of ``--repeats`` wall-clock runs; "per CPU-s" divides by the process's
+CPU time instead (all its threads), which other processes on a busy machine skew less; the load
+average is printed for that reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from occpose import Subject, body_model
+from occpose.camera import Camera
+from occpose.occlusion import (BOX, CYLINDER, MESH, SHAPE_NAMES, SPHERE, MeshData, OccluderSet,
+                               VisibilityParams, label_visibility)
+
+
+def walking_poses(n_frames: int, rng: np.random.Generator, subject: Subject = Subject("S1", 1.75),
+                  distance: float = 4.0) -> np.ndarray:
+    """(T, 17, 3) camera-frame joints: a subject walking/standing ~``distance`` m ahead.
+
+    Camera 1.6 m above the floor looking horizontally (camera y points down).
+    """
+    bone = subject.bone_lengths()
+    t = n_frames
+    phase = rng.uniform(0, 2 * np.pi, t)
+    stride = rng.uniform(0.0, 0.6, t)  # leg swing amplitude, radians
+    swing = stride * np.sin(phase)
+    down = np.array([0.0, 1.0, 0.0])
+    # Bone directions in the subject frame (x: subject's left, y: down, z: away from camera
+    # when the subject faces the camera).
+    d = np.zeros((t, 17, 3))
+    d[:, 1] = [-1, 0, 0]
+    d[:, 4] = [1, 0, 0]
+    for j, s in ((2, swing), (5, -swing)):  # thighs swing in the sagittal plane
+        d[:, j] = np.stack([np.zeros(t), np.cos(s), -np.sin(s)], -1)
+    for j, s in ((3, swing - 0.4 * stride), (6, -swing - 0.4 * stride)):
+        d[:, j] = np.stack([np.zeros(t), np.cos(s), -np.sin(s)], -1)
+    d[:, 7] = d[:, 8] = d[:, 10] = -down
+    d[:, 9] = [0, -0.95, -0.31]
+    d[:, 11], d[:, 14] = [1, 0, 0], [-1, 0, 0]
+    arm = rng.uniform(-0.5, 0.5, (t, 2)) + np.stack([-swing, swing], -1)
+    abduct = rng.uniform(0.05, 1.4, (t, 2))
+    for k, (upper, fore, side) in enumerate(((12, 13, 1.0), (15, 16, -1.0))):
+        a, b = arm[:, k], abduct[:, k]
+        d[:, upper] = np.stack([side * np.sin(b), np.cos(b) * np.cos(a), np.cos(b) * np.sin(a)], -1)
+        bend = rng.uniform(0, 1.8, t)
+        d[:, fore] = np.stack([side * np.sin(b), np.cos(b) * np.cos(a + bend),
+                               np.cos(b) * np.sin(a + bend)], -1)
+    d[:, 1:] /= np.linalg.norm(d[:, 1:], axis=-1, keepdims=True)  # joint 0 (root) has no bone
+    local = np.zeros((t, 17, 3))
+    parents = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+    for j in range(1, 17):
+        local[:, j] = local[:, parents[j]] + bone[j] * d[:, j]
+    yaw = rng.uniform(-np.pi, np.pi, t)
+    c, s = np.cos(yaw), np.sin(yaw)
+    rot = np.zeros((t, 3, 3))  # rotation about the camera y axis (vertical)
+    rot[:, 0, 0], rot[:, 0, 2], rot[:, 1, 1], rot[:, 2, 0], rot[:, 2, 2] = c, s, 1, -s, c
+    hip_height = 0.045 * subject.height + bone[2] + bone[3]
+    root = np.stack([rng.uniform(-0.8, 0.8, t), 1.6 - hip_height + rng.uniform(-0.02, 0.02, t),
+                     distance + rng.uniform(-1.0, 1.0, t)], -1)
+    return np.einsum("tij,tkj->tki", rot, local) + root[:, None]
+
+
+def icosphere(subdivisions: int = 1) -> MeshData:
+    """A unit icosphere (80 faces for one subdivision), procedural."""
+    phi = (1 + 5 ** 0.5) / 2
+    v = np.array([[-1, phi, 0], [1, phi, 0], [-1, -phi, 0], [1, -phi, 0], [0, -1, phi],
+                  [0, 1, phi], [0, -1, -phi], [0, 1, -phi], [phi, 0, -1], [phi, 0, 1],
+                  [-phi, 0, -1], [-phi, 0, 1]], float)
+    f = [[0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11], [1, 5, 9], [5, 11, 4],
+         [11, 10, 2], [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8],
+         [3, 8, 9], [4, 9, 5], [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]]
+    verts, faces = list(v / np.linalg.norm(v, axis=1, keepdims=True)), f
+    for _ in range(subdivisions):
+        cache, new = {}, []
+        def mid(i, j):
+            key = (min(i, j), max(i, j))
+            if key not in cache:
+                m = verts[i] + verts[j]
+                verts.append(m / np.linalg.norm(m))
+                cache[key] = len(verts) - 1
+            return cache[key]
+        for a, b, c in faces:
+            ab, bc, ca = mid(a, b), mid(b, c), mid(c, a)
+            new += [[a, ab, ca], [b, bc, ab], [c, ca, bc], [ab, bc, ca]]
+        faces = new
+    return MeshData("icosphere", np.array(verts), np.array(faces))
+
+
+def bench_occluders(n_frames: int, rng: np.random.Generator, mesh: bool = True) -> OccluderSet:
+    """Box wall, pillar, ball (and a mesh rock) in the camera frame, jittered per frame."""
+    shapes = [BOX, CYLINDER, SPHERE] + ([MESH] if mesh else [])
+    size = [[0.6, 0.35, 0.05], [0.15, 0.15, 1.2], [0.18, 0.18, 0.18], [0.3, 0.2, 0.25]]
+    size = size[:len(shapes)]
+    centre = np.array([[0.3, 1.25, 3.0], [-0.6, 0.4, 3.2], [0.2, 1.3, 2.6], [-0.2, 1.4, 2.8]])
+    pose = np.tile(np.eye(4), (n_frames, len(shapes), 1, 1))
+    # camera y is down: rotate the pillar's local z (its axis) onto the vertical
+    pose[:, 1, :3, :3] = [[1, 0, 0], [0, 0, 1], [0, -1, 0]]
+    pose[:, :, :3, 3] = centre[:len(shapes)] + rng.normal(0, 0.05, (n_frames, len(shapes), 3))
+    return OccluderSet.from_primitives(
+        shapes, size, pose, mesh_index=[-1, -1, -1, 0][:len(shapes)],
+        meshes=(icosphere(1),) if mesh else ())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=20000)
+    parser.add_argument("--rays", type=int, default=9)
+    parser.add_argument("--chunk", type=int, default=None, help="numpy frames per chunk")
+    parser.add_argument("--workers", default="1,2", help="numpy thread counts to time")
+    parser.add_argument("--backends", default="numpy,torch")
+    parser.add_argument("--no-mesh", action="store_true", help="leave out the mesh occluder")
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads for the CPU runs (default: torch's own)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(args.seed)
+    camera = Camera("bench", 1000, 1000, 1145.0, 1145.0, 500.0, 500.0, np.eye(3), np.zeros(3))
+    joints = walking_poses(args.frames, rng)
+    occ = bench_occluders(args.frames, rng, mesh=not args.no_mesh)
+    params = VisibilityParams(rays=args.rays)
+    torch = None
+    runs = []  # (backend, device or workers, keyword arguments)
+    for name in args.backends.split(","):
+        if name == "numpy":
+            for w in (int(x) for x in args.workers.split(",")):
+                kw = {"workers": w} | ({"chunk": args.chunk} if args.chunk else {})
+                runs.append(("numpy", f"cpu x{w}", kw))
+        elif name == "torch":
+            import torch
+
+            if args.torch_threads:
+                torch.set_num_threads(args.torch_threads)
+            runs.append(("torch", "cpu", {"device": "cpu"}))
+            if torch.cuda.is_available():
+                runs.append(("torch", "cuda", {"device": "cuda"}))
+    print(f"{args.frames} frames, 17 joints, K={args.rays} rays, 16 capsules, occluders: "
+          f"{', '.join(SHAPE_NAMES[int(c)] for c in occ.shape)}; "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"{'backend':8s} {'device':7s} {'body':15s} {'frames/s':>12s} {'per CPU-s':>12s} "
+          f"{'occluded':>9s} {'by body':>8s} {'by object':>9s} {'out':>6s}")
+    for preset in ("cheng2019", "anthropometric"):
+        body = body_model(preset, 1.75)
+        for backend, device, kw in runs:
+            label_visibility(joints[:512], body, camera, occ.select_frames(slice(0, 512)), params,
+                             backend=backend, **kw)  # warm-up
+            best, best_cpu = np.inf, np.inf
+            for _ in range(args.repeats):
+                t0, c0 = time.perf_counter(), time.process_time()
+                lab = label_visibility(joints, body, camera, occ, params, backend=backend, **kw)
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                best = min(best, time.perf_counter() - t0)
+                best_cpu = min(best_cpu, time.process_time() - c0)
+            print(f"{backend:8s} {device:7s} {preset:15s} {args.frames / best:12,.0f} "
+                  f"{args.frames / best_cpu:12,.0f} {lab.occluded.mean():9.3f} "
+                  f"{lab.occluded_by_body.mean():8.3f} {lab.occluded_by_object.mean():9.3f} "
+                  f"{lab.out_of_frame.mean():6.3f}")
+
+
+if __name__ == "__main__":
+    main()
