@@ -13,7 +13,6 @@ So any slice (``--shard``, a resumed run, one sequence) regenerates alone with t
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -208,6 +207,7 @@ def _map(fn, jobs: list, workers: int) -> Iterable:
         yield from map(fn, jobs)
         return
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor  # imported here: at module level it crashes Blender 3.4 at exit
 
     ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:

@@ -21,10 +21,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=nonnegative_int, default=0,
                    help="processes (0 = one per CPU core)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--backend", choices=("analytic", "blender"), default="analytic",
+                   help="blender: Blender ray-cast labels, rendered frames and masks")
+    p.add_argument("--blender", metavar="PATH",
+                   help="Blender executable (default: the bpy module if importable, else "
+                        "$OCCPOSE_BLENDER or `blender` on PATH)")
+    p.add_argument("--engine", choices=("cycles", "workbench", "eevee"),
+                   help="render engine for --backend blender (default: the preset's)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backend == "blender":
+        from ..blender_backend import arguments, run as run_blender
+
+        return run_blender(arguments(args), blender=args.blender)
+    if args.engine or args.blender:
+        from ..errors import ConfigError
+
+        raise ConfigError("--engine and --blender need --backend blender")
     from ..generate import generate, parse_shard
 
     cfg = config_from_args(args)

@@ -1,0 +1,220 @@
+"""One sequence with the Blender backend: inputs, scene, per-frame labels/masks/renders, arrays.
+
+The inputs are the analytic backend's (``occpose.generate``): the same motion, the same
+occluder placement from the same ``key_rng`` stream, so both backends label the same scene. The
+Blender backend then replaces the labels by Blender ray casts on the built scene, renders the
+selected frames and adds ``mask_visible_fraction`` and ``rendered``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from occpose.body import BodyModel
+from occpose.camera import Camera, project_to_2d, world_to_camera
+from occpose.config import Config
+from occpose.dataset import SequenceEntry
+from occpose.generate import SequenceKey, split_of, to_layout
+from occpose.occlusion.geometry import OccluderSet
+from occpose.occlusion.visibility import VisibilityLabels, VisibilityParams, labels_from_counts, out_of_frame_mask
+from occpose.rng import key_rng, key_seed
+from occpose.skeleton import H36M_17, get_skeleton
+
+from . import appearance, bridge, distortion, labels, masks, pngio, render, scenery
+
+
+def visibility_params(cfg: Config) -> VisibilityParams:
+    v = cfg.visibility
+    return VisibilityParams(v.rays, v.disk_fraction, v.tolerance)
+
+
+@dataclass(eq=False)
+class SequenceInputs:
+    """What a sequence is made of, before any Blender work.
+
+    Attributes:
+        joints_world: (T, 17, 3) float64 (float32-exact) world joints.
+        camera: the render-resolution camera (``cfg.camera_objects(rendered=True)``).
+        occluders: world-frame occluders of the placement.
+        analytic: the placement's analytic labels (None when the occluders were given by hand).
+    """
+
+    key: SequenceKey
+    joints_world: np.ndarray
+    camera: Camera
+    body: BodyModel
+    occluders: OccluderSet
+    analytic: VisibilityLabels | None = None
+    steps: int = 0
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.joints_world)
+
+    @property
+    def joints_cam(self) -> np.ndarray:
+        return world_to_camera(self.joints_world, self.camera)
+
+    @property
+    def remap(self) -> distortion.Remap | None:
+        """How rendered canvases become the distorted camera's frames (None: pinhole camera)."""
+        return remap_of(self.camera)
+
+
+_REMAPS: dict[str, distortion.Remap | None] = {}
+
+
+def remap_of(camera: Camera) -> distortion.Remap | None:
+    """:func:`distortion.remap_for`, cached per camera (it costs ~1 s for a 1000 px camera)."""
+    key = json.dumps(camera.to_dict(), sort_keys=True)
+    if key not in _REMAPS:
+        _REMAPS[key] = distortion.remap_for(camera)
+    return _REMAPS[key]
+
+
+def place(cfg: Config, key: SequenceKey, joints_world: np.ndarray, camera: Camera,
+          placement_camera: Camera) -> SequenceInputs:
+    """Occluders for ``key`` exactly as ``occpose.generate.make_sequence`` places them.
+
+    Args:
+        camera: the render-resolution camera; placement_camera: the preset's camera, which the
+            analytic backend places with (same rng stream, so the same occluders).
+    """
+    from occpose.occlusion.placement import place_occluders
+
+    body = cfg.body_model(key.subject)
+    rng = key_rng(cfg.benchmark.seed, "occluders", key.subject, key.action, key.camera, key.level)
+    placed = place_occluders(joints_world, body, placement_camera, key.level, rng, cfg.occluders,
+                             visibility_params(cfg), sequence=key.id)
+    return SequenceInputs(key, joints_world, camera, body, placed.occluders, placed.labels, placed.steps)
+
+
+def rendered_frames(cfg: Config, key: SequenceKey) -> np.ndarray:
+    """(T,) bool: every ``frame_stride``-th frame of sequences whose subject is rendered."""
+    rs = cfg.render
+    mask = np.zeros(cfg.benchmark.frames, bool)
+    if not rs.subjects or key.subject in rs.subjects:
+        mask[::rs.frame_stride] = True
+    return mask
+
+
+def build_scene(scene, cfg: Config, inputs: SequenceInputs, with_occluders: bool = True) -> dict:
+    """Clear the add-on's collections and build the sequence's scene; returns the objects."""
+    key, seed, randomize = inputs.key, cfg.benchmark.seed, cfg.render.randomize
+    bridge.clear(scene)
+    bridge.set_frames(scene, inputs.n_frames)
+    look = appearance.sample_appearance(key_rng(seed, "appearance", key.subject, key.action, key.camera),
+                                        randomize)
+    body = bridge.build_body(scene, inputs.body, inputs.joints_world)
+    scenery.paint_body(body, look)
+    remap = inputs.remap
+    camera = bridge.setup_camera(scene, remap.canvas if remap else inputs.camera)
+    scenery.build_scenery(scene, look, inputs.camera)
+    objs = {"body": body, "camera": camera, "occluders": []}
+    if with_occluders:
+        objs["occluders"] = add_occluders(scene, cfg, inputs)
+    if scene.render.engine == "CYCLES":
+        scene.cycles.seed = key_seed(seed, "cycles", key.subject, key.action, key.camera) % (2 ** 31)
+    scene.frame_set(0)
+    return objs
+
+
+def add_occluders(scene, cfg: Config, inputs: SequenceInputs) -> list:
+    """(Re)build the occluder objects of ``inputs`` with their seeded textures."""
+    bridge.clear(scene, (bridge.OCCLUDERS,))
+    occ, key = inputs.occluders, inputs.key
+    objs = bridge.build_occluders(scene, occ)
+    textures = appearance.sample_occluder_textures(
+        key_rng(cfg.benchmark.seed, "appearance", key.subject, key.action, key.camera, key.level),
+        occ.num_primitives, cfg.render.randomize)
+    scenery.paint_occluders(objs, occ.color, textures)
+    return objs
+
+
+@dataclass(eq=False)
+class SequenceRender:
+    """Per-frame work of one built sequence: Blender ray-cast counts, masks, renders.
+
+    Call :meth:`step` for frames 0..T-1 (in any order, each once), then :meth:`arrays`.
+    """
+
+    scene: object
+    cfg: Config
+    inputs: SequenceInputs
+    folder: Path | None  # sequences/<id>; None: nothing is written
+    rendered: np.ndarray  # (T,) bool
+    blocked: np.ndarray = field(init=False)
+    by_object: np.ndarray = field(init=False)
+    visible_fraction: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        inp = self.inputs
+        n_t, n_j = inp.n_frames, inp.body.skeleton.num_joints
+        self.blocked = np.zeros((n_t, n_j), np.int32)
+        self.by_object = np.zeros((n_t, n_j), np.int32)
+        self.visible_fraction = np.ones(n_t, np.float32)
+        self.joints_cam = inp.joints_cam
+        self.params = visibility_params(self.cfg)
+        self.caster = labels.RayCaster(self.scene, bridge.blockers(self.scene), inp.body.incidence,
+                                       self.params, np.asarray(inp.camera.position, np.float64))
+        self.targets = labels.targets_world(self.joints_cam, inp.body.joint_radius, inp.camera, self.params)
+        self.occluders_cam = inp.occluders.in_camera_frame(inp.camera) if inp.occluders.num_primitives else None
+
+    def step(self, t: int) -> None:
+        """Label, mask and (if selected) render frame t."""
+        self.scene.frame_set(t)
+        self.blocked[t], self.by_object[t] = self.caster.frame_counts(self.targets[t])
+        occ = self.occluders_cam.select_frames(t) if self.occluders_cam is not None else None
+        visible, subject = masks.subject_masks(self.joints_cam[t], self.inputs.body, self.inputs.camera, occ)
+        self.visible_fraction[t] = masks.visible_fraction(visible, subject)
+        if self.rendered[t] and self.folder is not None:
+            render.render_frame(self.scene, self.folder / "frames" / f"{t:06d}.png", self.inputs.remap)
+            pngio.write_png(self.folder / "masks" / f"{t:06d}.png", visible.astype(np.uint8) * 255)
+
+    def labels(self) -> VisibilityLabels:
+        return labels_from_counts(self.blocked, self.by_object, self.params.rays,
+                                  out_of_frame_mask(self.joints_cam, self.inputs.camera))
+
+    def result(self) -> tuple[SequenceEntry, dict[str, np.ndarray]]:
+        """The manifest entry and arrays (dataset format) of the finished sequence."""
+        return sequence_arrays(self.cfg, self.inputs, self.labels(), self.visible_fraction, self.rendered)
+
+
+def sequence_arrays(cfg: Config, inputs: SequenceInputs, lab: VisibilityLabels, visible_fraction: np.ndarray,
+                    rendered: np.ndarray) -> tuple[SequenceEntry, dict[str, np.ndarray]]:
+    """Arrays as ``occpose.generate.make_sequence`` writes them, with Blender labels, plus
+    ``mask_visible_fraction`` and ``rendered``."""
+    from occpose.occlusion.heuristics import heuristic_labels
+
+    key, camera = inputs.key, inputs.camera
+    joints_cam = inputs.joints_cam
+    joints_2d = project_to_2d(joints_cam, camera)
+    arrays = {
+        "joints_3d_world": inputs.joints_world.astype(np.float32),
+        "joints_3d_cam": joints_cam.astype(np.float32),
+        "joints_2d": joints_2d.astype(np.float32),
+        **lab.to_arrays(),
+        **heuristic_labels(joints_cam, joints_2d, camera, cfg.heuristics),
+        "mask_visible_fraction": np.asarray(visible_fraction, np.float32),
+        "rendered": np.asarray(rendered, bool),
+        **inputs.occluders.to_arrays(),
+    }
+    skeleton = get_skeleton(cfg.benchmark.skeleton)
+    if skeleton.name != H36M_17.name:
+        arrays = to_layout(arrays, skeleton)
+    occ = inputs.occluders
+    extra = {"occluders": int(occ.group.max() + 1) if occ.num_primitives else 0,
+             "search_steps": inputs.steps, "rendered_frames": int(np.count_nonzero(rendered)),
+             "mask_occlusion": round(float(1.0 - np.mean(visible_fraction)), 6)}
+    if inputs.analytic is not None:
+        extra["analytic_agreement"] = round(labels.agreement(lab, inputs.analytic), 6)
+    entry = SequenceEntry(
+        id=key.id, subject=key.subject, action=key.action, camera=key.camera,
+        split=split_of(cfg, key.subject), target_level=key.level, frames=inputs.n_frames, path="",
+        sha256="", achieved_level=float(arrays["occluder_fraction"].mean()),
+        self_occlusion=float(arrays["self_occlusion_fraction"].mean()), extra=extra)
+    return entry, arrays

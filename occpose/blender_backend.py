@@ -1,0 +1,88 @@
+"""Launch the Blender backend without importing bpy here (occpose core never imports bpy).
+
+``occpose-bench generate --backend blender`` comes here. The renderer itself lives in the
+top-level package ``blender_addon`` (``blender_addon.pipeline.main``); this module only decides
+where it runs:
+
+1. ``--blender PATH`` given: that Blender executable, in a subprocess;
+2. else the ``bpy`` module importable (``pip install 'occpose[blender]'``): in this process;
+3. else ``$OCCPOSE_BLENDER`` or ``blender`` on PATH, in a subprocess:
+   ``blender -b --factory-startup --python-exit-code 1 -P <repo>/benchmark/render_bench.py -- ARGS``
+   (from an installed wheel, without the repository's ``benchmark/``, an equivalent
+   ``--python-expr`` bootstrap that appends occpose's folder to Blender's ``sys.path``).
+
+The subprocess inherits stdout and stderr, so its progress streams live, and its exit status is
+returned: 0 complete, 1 failed or incomplete, 2 a user mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .errors import OccposeError
+
+ENV = "OCCPOSE_BLENDER"
+ROOT = Path(__file__).resolve().parents[1]  # the folder holding occpose/ and blender_addon/
+SCRIPT = ROOT / "benchmark" / "render_bench.py"
+
+
+def has_bpy() -> bool:
+    """Whether the bpy module can be imported (checked without importing it)."""
+    return importlib.util.find_spec("bpy") is not None
+
+
+def find_blender(path: str | None = None) -> str:
+    """The Blender executable: ``path``, else ``$OCCPOSE_BLENDER``, else ``blender`` on PATH."""
+    candidate = path or os.environ.get(ENV) or "blender"
+    found = shutil.which(candidate)
+    if found is None:
+        if path:
+            raise OccposeError(f"--blender {path}: not an executable file")
+        raise OccposeError("the Blender backend needs Blender: install the bpy module "
+                           "(pip install 'occpose[blender]'), put `blender` on PATH, or pass "
+                           "--blender PATH")
+    return found
+
+
+def blender_command(blender: str, argv: list[str]) -> list[str]:
+    """The command line that runs the renderer under a Blender executable."""
+    head = [blender, "-b", "--factory-startup", "--python-exit-code", "1"]
+    if SCRIPT.is_file():
+        return [*head, "-P", str(SCRIPT), "--", *argv]
+    boot = (f"import sys; sys.path.append({str(ROOT)!r}); from blender_addon.pipeline import main; "
+            f"sys.exit(main(sys.argv[sys.argv.index('--') + 1:]))")
+    return [*head, "--python-expr", boot, "--", *argv]
+
+
+def run(argv: list[str], blender: str | None = None) -> int:
+    """Run the renderer with render_bench arguments (``--config TOML --out DIR ...``).
+
+    Returns:
+        the exit status (0 complete, 1 failed or incomplete, 2 user mistake).
+    """
+    if blender is None and has_bpy():
+        return importlib.import_module("blender_addon.pipeline").main(argv)
+    cmd = blender_command(find_blender(blender), argv)
+    print("+ " + shlex.join(cmd), file=sys.stderr, flush=True)
+    return subprocess.call(cmd)
+
+
+def arguments(args: argparse.Namespace) -> list[str]:
+    """render_bench arguments from an ``occpose-bench generate`` namespace."""
+    argv = ["--config", str(args.config), "--out", str(args.out)]
+    argv += ["--seed", str(args.seed)] if getattr(args, "seed", None) is not None else []
+    for text in getattr(args, "overrides", []) or []:
+        argv += ["--set", text]
+    argv += ["--shard", args.shard] if getattr(args, "shard", None) else []
+    argv += ["--overwrite"] if getattr(args, "overwrite", False) else []
+    argv += ["--engine", args.engine] if getattr(args, "engine", None) else []
+    argv += ["--quiet"] if getattr(args, "quiet", False) else []
+    return argv
