@@ -339,3 +339,20 @@ def test_build_model_registry():
         build_model("gcn", J)
     with pytest.raises(ValueError, match="occ_channels"):
         build_model("tcn", J, channels=8, occ_channels=4)
+
+
+@pytest.mark.parametrize("name", ["tcn-occ1", "tcn-occseq"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_occ_single_frame_twin_matches_dilated(name, causal):
+    """The strided training twin shares the state_dict and gives the centre frame's output."""
+    torch.manual_seed(0)
+    kw = dict(num_joints=5, filter_widths=(3, 3), channels=16, causal=causal, occ_channels=8)
+    dilated = build_model(name, **kw).double().eval()
+    strided = build_model(name, **kw, single_frame=True).double().eval()
+    strided.load_state_dict(dilated.state_dict())
+    rf = dilated.receptive_field()
+    kp = torch.randn(3, rf, 5, 2, dtype=torch.float64)
+    occ = (torch.rand(3, rf, 5) < 0.3).double()
+    a, b = dilated(kp, occ), strided(kp, occ)
+    assert torch.allclose(a.pose, b.pose, atol=1e-10)
+    assert torch.allclose(a.occlusion, b.occlusion, atol=1e-10)

@@ -42,7 +42,14 @@ def build_eval_model(settings: RunSettings, num_joints: int) -> nn.Module:
 
 
 def build_train_model(settings: RunSettings, num_joints: int) -> nn.Module:
-    """The model trained on windows: strided single-frame TCN for ``tcn``/``tcn-aug``."""
+    """The model trained on receptive-field windows: the strided single-frame twin of the TCN
+    (``tcn``, ``tcn-aug``) or of the occlusion-aware TCNs, with the evaluation model's
+    ``state_dict``; ``linear`` as is."""
+    if settings.model in ("tcn-occ1", "tcn-occseq"):
+        try:
+            return build_model(settings.model, **_kwargs(settings, num_joints), single_frame=True)
+        except ValueError as e:
+            raise OccposeError(str(e)) from None
     if settings.model in ("tcn", "tcn-aug"):
         kw = _kwargs(settings, num_joints)
         return TemporalModelOptimized1f(

@@ -46,7 +46,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..metrics import mpjpe
-from .tcn import TemporalModel
+from .tcn import TemporalModel, TemporalModelOptimized1f
 
 __all__ = ["OccPoseOutput", "TemporalModelOcc1", "TemporalModelOccSeq", "occlusion_loss",
            "occlusion_aware_loss"]
@@ -78,7 +78,7 @@ class _OccTemporalModelBase(nn.Module):
     def __init__(self, num_joints_in: int, in_features: int, num_joints_out: int,
                  filter_widths: Sequence[int], causal: bool = False, dropout: float = 0.25,
                  channels: int = 1024, occ_channels: int = 32, threshold: float = 0.5,
-                 gating: str = "hard") -> None:
+                 gating: str = "hard", single_frame: bool = False) -> None:
         super().__init__()
         if gating not in GATINGS:
             raise ValueError(f"unknown gating {gating!r}; expected one of {', '.join(GATINGS)}")
@@ -88,8 +88,10 @@ class _OccTemporalModelBase(nn.Module):
         self.in_features = in_features
         self.threshold = threshold
         self.gating = gating
-        self.trunk = TemporalModel(num_joints_in, in_features, num_joints_out, filter_widths,
-                                   causal=causal, dropout=dropout, channels=channels)
+        self.single_frame = single_frame
+        trunk = TemporalModelOptimized1f if single_frame else TemporalModel
+        self.trunk = trunk(num_joints_in, in_features, num_joints_out, filter_widths,
+                           causal=causal, dropout=dropout, channels=channels)
         self.occ_stem = nn.Conv1d(num_joints_in, occ_channels, 3)
         self.occ_gate = nn.Conv1d(occ_channels, num_joints_in, 1)
 
@@ -170,20 +172,25 @@ class TemporalModelOcc1(_OccTemporalModelBase):
         num_joints_in, in_features, num_joints_out, filter_widths, causal, dropout, channels:
             as :class:`~occpose.models.tcn.TemporalModel` (the trunk).
         occ_channels: channels of the occlusion branch (small).
-        threshold: evaluation-time zeroing threshold on õ for ``gating="hard"``.
+        threshold: zeroing threshold on õ for ``gating="hard"``.
         gating: ``"hard"`` or ``"soft"`` (module docstring).
+        single_frame: the training twin: strided trunk
+            (:class:`~occpose.models.tcn.TemporalModelOptimized1f`) and strided occlusion head,
+            same ``state_dict`` as the dilated model; inputs exactly ``receptive_field()`` long.
     """
 
     def __init__(self, num_joints_in: int, in_features: int, num_joints_out: int,
                  filter_widths: Sequence[int], causal: bool = False, dropout: float = 0.25,
                  channels: int = 1024, occ_channels: int = 32, threshold: float = 0.5,
-                 gating: str = "hard") -> None:
+                 gating: str = "hard", single_frame: bool = False) -> None:
         super().__init__(num_joints_in, in_features, num_joints_out, filter_widths, causal,
-                         dropout, channels, occ_channels, threshold, gating)
+                         dropout, channels, occ_channels, threshold, gating, single_frame)
         layers: list[nn.Module] = []
         dilation = 1
         for w in self.trunk.filter_widths:   # same widths/dilations -> same receptive field
-            layers += [nn.Conv1d(occ_channels, occ_channels, w, dilation=dilation), nn.ReLU()]
+            conv = (nn.Conv1d(occ_channels, occ_channels, w, stride=w) if single_frame
+                    else nn.Conv1d(occ_channels, occ_channels, w, dilation=dilation))
+            layers += [conv, nn.ReLU()]
             dilation *= w
         self.occ_down = nn.Sequential(*layers)
         self.occ_out = nn.Conv1d(occ_channels, num_joints_in, 1)
