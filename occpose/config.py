@@ -152,7 +152,7 @@ class HeuristicsSection:
 
     clustered_space: str = opt("camera", choices=("camera", "normalized"))
     clustered_epsilon: float = opt(0.06, gt=0)
-    boxed_delta: float = opt(0.02, gt=0)
+    boxed_delta: float = opt(0.03, gt=0)
 
 
 @dataclass
