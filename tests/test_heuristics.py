@@ -266,7 +266,7 @@ def test_heuristic_labels_rederivable_from_float32():
     b = heuristic_labels(pose.astype(np.float32), px.astype(np.float32), cam, cfg)
     assert all(np.array_equal(a[k], b[k]) for k in a)
     plain, aware = boxed_occlusion_grid(
-        (px.astype(np.float32).astype(np.float64) / 1000 * 2 - [1, 0.8]), [0.02],
+        (px.astype(np.float32).astype(np.float64) / 1000 * 2 - [1, 0.8]), [cfg.boxed_delta],
         pose.astype(np.float32).astype(np.float64)[..., 2])
     assert np.array_equal(plain[0], a["occluded_boxed"])
     assert np.array_equal(aware[0], a["occluded_boxed_depth"])
