@@ -199,7 +199,8 @@ class TrainSection:
     default (0.25 for the TCNs, 0.5 for ``linear``). ``batch_size`` is per process.
     """
 
-    models: list[str] = opt(["tcn", "tcn-occ1", "tcn-occseq", "tcn-aug", "linear"], nonempty=True)
+    models: list[str] = opt(["tcn", "tcn-occ1", "tcn-occseq", "tcn-aug", "linear"], nonempty=True,
+                            choices=("tcn", "tcn-occ1", "tcn-occseq", "tcn-aug", "linear"))
     seeds: list[int] = opt([0, 1, 2], min=0, nonempty=True)
     epochs: int = opt(20, min=1)
     batch_size: int = opt(1024, min=1)
@@ -365,6 +366,16 @@ def _validate(cfg: Config, file: str, imported_actions: tuple[str, ...] = ()) ->
             cfg.subject(name).bone_lengths()
         except ValueError as e:
             raise ConfigError(f"{file}: 'subjects.{name}': {e}") from None
+    kp = cfg.train.keypoints2d
+    if kp not in ("exact", "noise") and not (kp.startswith("detector:") and len(kp) > len("detector:")):
+        raise ConfigError(f"{file}: 'train.keypoints2d' must be exact, noise or detector:RUN, got {kp!r}")
+    if len(set(cfg.train.models)) != len(cfg.train.models):
+        raise ConfigError(f"{file}: 'train.models' lists a model twice")
+    for i, mesh in enumerate(cfg.occluders.meshes):
+        path = Path(file).parent / mesh
+        if not path.is_file():
+            raise ConfigError(f"{file}: 'occluders.meshes[{i}]' names {path}, which does not exist "
+                              f"(paths are relative to the preset's folder)")
     groups = RADIUS_PRESETS[cfg.body.preset]
     for g in cfg.body.radii:
         if g not in groups:

@@ -38,6 +38,12 @@ BAD = [
     ("undefined subject", "[benchmark]\ntest_subjects = [\"S9\"]", "subject 'S9'.*does not define"),
     ("bad level", "[benchmark]\nlevels = [1.5]", "'benchmark.levels' must be at most"),
     ("bad choice", "[body]\npreset = \"stick\"", "'body.preset' must be one of"),
+    ("unknown model", "[train]\nmodels = [\"resnet\"]", "'train.models' must be one of"),
+    ("bad 2D source", "[train]\nkeypoints2d = \"oracle\"", "'train.keypoints2d' must be exact, noise"),
+    ("bad occluder kind", "[occluders]\nkinds = [\"cloud\"]", "'occluders.kinds' must be one of"),
+    ("bad probability", "[occluders]\nmoving_probability = 1.5", "'occluders.moving_probability' must be at most 1"),
+    ("missing mesh file", "[occluders]\nkinds = [\"mesh\"]\nmeshes = [\"nope.obj\"]", "nope.obj"),
+    ("bad render engine", "[render]\nengine = \"povray\"", "'render.engine' must be one of"),
 ]
 
 
