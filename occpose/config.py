@@ -292,13 +292,14 @@ class Config:
     heuristics: HeuristicsSection = opt(None)
     render: RenderSection = opt(None)
     train: TrainSection = opt(None)
+    image: ImageSection = opt(None)
     source: str = field(default="<config>", init=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, section in (("benchmark", BenchmarkSection), ("body", BodySection),
                               ("visibility", VisibilitySection), ("occluders", OccluderSection),
                               ("heuristics", HeuristicsSection), ("render", RenderSection),
-                              ("train", TrainSection)):
+                              ("train", TrainSection), ("image", ImageSection)):
             if getattr(self, name) is None:
                 setattr(self, name, section())
 

@@ -14,8 +14,8 @@ import sys
 
 from ..errors import OccposeError
 
-COMMANDS = ("generate", "labels", "show", "export", "convert", "merge", "train", "evaluate", "run",
-            "sheet")
+COMMANDS = ("generate", "labels", "show", "sheet", "export", "convert", "merge", "train",
+            "evaluate", "image", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,142 @@
+"""Evaluating image-model runs level by level, and the paper's augmentation ablation table.
+
+:func:`evaluate_image_run` reads ``RUN/predictions3d`` and ``RUN/keypoints2d`` (written by
+:func:`occpose.image.predict.predict_benchmark`) for the sequences of one split and pools
+joint-frames per target occlusion level. Only frames predicted from an image count (not the
+interpolated ones). Poses are root-relative, compared in millimetres with
+:mod:`occpose.metrics`: ``mpjpe`` (protocol 1), ``p_mpjpe`` (protocol 2), ``n_mpjpe``, each
+also over ``visible`` (not ``occluded``, in frame) and ``occluded`` (ray-cast truth, in frame)
+joints, the same splits as the harness; plus the mean 2D error in rendered pixels.
+
+:func:`ablation_table` puts runs side by side (e.g. ``p=0`` and ``p=0.5``): MPJPE per level of
+all and of occluded joints, and the difference of the last run to the first.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import OccposeError
+from ..metrics import mpjpe, n_mpjpe, p_mpjpe, root_relative
+
+__all__ = ["evaluate_image_run", "ablation_table", "compare_image_runs"]
+
+
+def _load(run: Path, kind: str, seq_id: str, shape: tuple) -> np.ndarray:
+    path = run / kind / f"{seq_id}.npy"
+    if not path.is_file():
+        raise OccposeError(f"{path}: missing; run `occpose-bench image-predict --run {run}` on "
+                           f"this benchmark first")
+    arr = np.load(path, allow_pickle=False)
+    if arr.shape != shape:
+        raise OccposeError(f"{path}: shape {arr.shape}, expected {shape}")
+    return arr
+
+
+def _scores(pred, gt, pred2d, gt2d, occluded, out_of_frame) -> dict:
+    """Pooled metrics (mm, px) of (N, J, ...) arrays."""
+    vis = ~occluded & ~out_of_frame
+    occ = occluded & ~out_of_frame
+    mm_p, mm_g = pred * 1000.0, gt * 1000.0
+    err2d = np.linalg.norm(pred2d - gt2d, axis=-1)
+    out = {"frames": int(len(pred)), "joints_occluded": float(occ.mean()) if occ.size else 0.0}
+    for name, fn in (("mpjpe", mpjpe), ("p_mpjpe", p_mpjpe), ("n_mpjpe", n_mpjpe)):
+        out[name] = float(fn(mm_p, mm_g))
+        out[f"{name}_visible"] = float(fn(mm_p, mm_g, vis))
+        out[f"{name}_occluded"] = float(fn(mm_p, mm_g, occ))
+    out["err2d_px"] = float(err2d.mean())
+    out["err2d_px_visible"] = float(err2d[vis].mean()) if vis.any() else float("nan")
+    out["err2d_px_occluded"] = float(err2d[occ].mean()) if occ.any() else float("nan")
+    return out
+
+
+def evaluate_image_run(bench, run_dir: str | Path, split: str = "test", write: bool = True) -> dict:
+    """MPJPE etc. by occlusion level of an image run's predictions (module docstring).
+
+    Args:
+        bench: a :class:`~occpose.dataset.Benchmark` or its directory.
+        split: ``"test"``, ``"train"`` or None for all sequences.
+        write: also write ``RUN/image_eval_<split>.json``.
+    Returns:
+        ``{"run", "split", "root_depth", "levels": {"0.0": scores, ...}, "all": scores}`` where
+        scores hold ``mpjpe``, ``p_mpjpe``, ``n_mpjpe`` (+ ``_visible``/``_occluded``) in mm,
+        ``err2d_px`` (+ splits), ``frames`` and ``joints_occluded``.
+    """
+    from ..dataset import open_benchmark
+
+    bench = open_benchmark(bench) if isinstance(bench, (str, Path)) else bench
+    run = Path(run_dir)
+    entries = bench.select(split=split)
+    if not entries:
+        raise OccposeError(f"{bench.root}: no sequences in split {split!r}")
+    pooled: dict[float, list] = {}
+    for e in entries:
+        seq = bench.load(e)
+        t, j = e.frames, bench.skeleton.num_joints
+        known = _load(run, "predicted_frames", e.id, (t,)).astype(bool)
+        pred = _load(run, "predictions3d", e.id, (t, j, 3))[known]
+        pred2d = _load(run, "keypoints2d", e.id, (t, j, 2))[known]
+        gt = root_relative(seq.joints_3d_cam[known])
+        parts = (pred.astype(np.float64), gt.astype(np.float64), pred2d, seq.joints_2d[known],
+                 seq.occluded[known], seq.out_of_frame[known])
+        pooled.setdefault(round(float(e.target_level), 6), []).append(parts)
+    levels, everything = {}, []
+    for level in sorted(pooled):
+        cat = [np.concatenate(x) for x in zip(*pooled[level])]
+        if len(cat[0]):
+            levels[str(level)] = _scores(*cat)
+            everything.append(cat)
+    if not everything:
+        raise OccposeError(f"{run}: no predicted frames in split {split!r}")
+    total = _scores(*[np.concatenate(x) for x in zip(*everything)])
+    meta = {}
+    if (run / "predict.json").is_file():
+        meta = json.loads((run / "predict.json").read_text("utf-8"))
+    result = {"run": str(run), "split": split, "root_depth": meta.get("root_depth"),
+              "flip": meta.get("flip"), "levels": levels, "all": total}
+    if write:
+        from ..dataset.atomic import atomic_write_text
+
+        atomic_write_text(run / f"image_eval_{split}.json", json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def _fmt(x: float) -> str:
+    return "-" if x != x else f"{x:.1f}"
+
+
+def ablation_table(results: dict[str, dict]) -> str:
+    """Markdown table of MPJPE (mm) by level for runs ``{label: evaluate_image_run(...)}``.
+
+    Columns per run: MPJPE of all joints and of occluded joints; with two or more runs, the
+    change of the last run against the first (negative = better).
+    """
+    if not results:
+        raise ValueError("ablation_table needs at least one run")
+    labels = list(results)
+    head = ["level"] + [f"{lab} {what}" for lab in labels for what in ("MPJPE", "occl. MPJPE")]
+    if len(labels) > 1:
+        head += [f"Δ {labels[-1]} vs {labels[0]}", "Δ occl."]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    levels = sorted({lv for r in results.values() for lv in r["levels"]}, key=float)
+    for lv in levels + ["all"]:
+        cells = [lv]
+        vals = []
+        for lab in labels:
+            s = results[lab]["all"] if lv == "all" else results[lab]["levels"].get(lv, {})
+            a, o = s.get("mpjpe", float("nan")), s.get("mpjpe_occluded", float("nan"))
+            vals.append((a, o))
+            cells += [_fmt(a), _fmt(o)]
+        if len(labels) > 1:
+            cells += [_fmt(vals[-1][0] - vals[0][0]), _fmt(vals[-1][1] - vals[0][1])]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def compare_image_runs(bench, runs: dict[str, str | Path], split: str = "test") -> tuple[dict, str]:
+    """Evaluate several runs (e.g. ``{"p=0": RUN0, "p=0.5": RUN1}``): (results, markdown table)."""
+    results = {label: evaluate_image_run(bench, run, split) for label, run in runs.items()}
+    return results, ablation_table(results)
