@@ -33,7 +33,13 @@ class Light:
 
 @dataclass(frozen=True)
 class Appearance:
-    """The look of one rendered scene (RGB in [0, 1], linear)."""
+    """The look of one rendered scene (RGB in [0, 1], linear).
+
+    The subject is dressed: ``skin_color`` on head, neck and forearms, ``body_color`` (a top) on
+    the torso and upper arms, ``bottom_color`` (trousers) on the legs. Left-side garments are
+    brightened by ``left_tint`` (a two-tone outfit), so an image model can tell left from right,
+    which a uniformly coloured cylinder-man does not allow.
+    """
 
     body_color: tuple[float, float, float]
     body_roughness: float
@@ -44,6 +50,21 @@ class Appearance:
     world_strength: float
     lights: tuple[Light, ...]
     studio_rotation: float  # Workbench: rotation of the studio light about z, radians
+    skin_color: tuple[float, float, float] = (0.8, 0.6, 0.48)
+    bottom_color: tuple[float, float, float] = (0.2, 0.22, 0.3)
+    left_tint: float = 1.5
+
+    def segment_color(self, name: str) -> tuple[float, float, float]:
+        """Colour of a body segment by its name (``occpose.body`` segment names)."""
+        if name in ("head", "neck") or name.startswith("forearm"):
+            base = self.skin_color
+        elif name.startswith(("thigh", "shin")):
+            base = self.bottom_color
+        else:
+            base = self.body_color
+        if name.endswith("_left") and base is not self.skin_color:
+            return tuple(round(min(1.0, c * self.left_tint + 0.05), 6) for c in base)
+        return base
 
 
 @dataclass(frozen=True)
@@ -96,7 +117,16 @@ def sample_appearance(rng: np.random.Generator, randomize: bool = True) -> Appea
         world_color=_color(rng, (0.0, 0.5), (0.02, 0.3)),
         world_strength=float(rng.uniform(0.2, 1.0)),
         lights=tuple(lights),
-        studio_rotation=float(rng.uniform(-np.pi, np.pi)))
+        studio_rotation=float(rng.uniform(-np.pi, np.pi)),
+        skin_color=_color_in(rng, (0.03, 0.09), (0.25, 0.6), (0.25, 0.9)),
+        bottom_color=_color(rng, (0.1, 0.7), (0.08, 0.6)),
+        left_tint=float(rng.uniform(1.35, 1.8)))
+
+
+def _color_in(rng: np.random.Generator, hue: tuple[float, float], sat: tuple[float, float],
+              val: tuple[float, float]):
+    rgb = _hsv_to_rgb(rng.uniform(*hue), rng.uniform(*sat), rng.uniform(*val))
+    return tuple(round(float(c), 6) for c in rgb)
 
 
 def sample_occluder_textures(rng: np.random.Generator, n: int, randomize: bool = True) -> OccluderTextures:

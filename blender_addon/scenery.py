@@ -105,9 +105,13 @@ def build_scenery(scene, app: Appearance, camera: Camera) -> None:
 
 
 def paint_body(objs, app: Appearance) -> None:
-    mat, _ = _principled("occpose_body", app.body_color, app.body_roughness)
+    """Dress the body segments (objects named ``occpose_<segment>``), see ``Appearance``."""
+    materials: dict = {}
     for obj in objs:
-        obj.data.materials.append(mat)
+        color = app.segment_color(obj.name.removeprefix("occpose_"))
+        if color not in materials:
+            materials[color], _ = _principled(f"occpose_body_{len(materials)}", color, app.body_roughness)
+        obj.data.materials.append(materials[color])
 
 
 def paint_occluders(objs, colors: np.ndarray, textures: OccluderTextures) -> None:
