@@ -104,11 +104,13 @@ def build_scenery(scene, app: Appearance, camera: Camera) -> None:
         obj.rotation_quaternion = quaternions_z_to(d).tolist()  # lights shine along local -z
 
 
-def paint_body(objs, app: Appearance) -> None:
-    """Dress the body segments (objects named ``occpose_<segment>``), see ``Appearance``."""
+def paint_body(objs, names: list[str], app: Appearance) -> None:
+    """Dress the body segment objects; ``names`` are their ``BodyModel`` segment names (object
+    names are not reliable: Blender renames ``occpose_head`` to ``occpose_head.001`` when the
+    name is taken). See ``Appearance``."""
     materials: dict = {}
-    for obj in objs:
-        color = app.segment_color(obj.name.removeprefix("occpose_"))
+    for obj, name in zip(objs, names, strict=True):
+        color = app.segment_color(name)
         if color not in materials:
             materials[color], _ = _principled(f"occpose_body_{len(materials)}", color, app.body_roughness)
         obj.data.materials.append(materials[color])

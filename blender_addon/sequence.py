@@ -110,7 +110,7 @@ def build_scene(scene, cfg: Config, inputs: SequenceInputs, with_occluders: bool
     look = appearance.sample_appearance(key_rng(seed, "appearance", key.subject, key.action, key.camera),
                                         randomize)
     body = bridge.build_body(scene, inputs.body, inputs.joints_world)
-    scenery.paint_body(body, look)
+    scenery.paint_body(body, [seg.name for seg in inputs.body.segments], look)
     remap = inputs.remap
     camera = bridge.setup_camera(scene, remap.canvas if remap else inputs.camera)
     scenery.build_scenery(scene, look, inputs.camera)
