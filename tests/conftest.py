@@ -54,3 +54,15 @@ def write_preset(tmp_path):
 def tiny_preset(write_preset) -> Path:
     """A 2-action, 2-level, 1-camera, 2-subject preset with 40-frame sequences."""
     return write_preset(TINY_PRESET.format(scenes=REPO / "scenes"), "tiny.toml")
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny torch models: one thread is as fast, and `pytest -n 2` on 2 cores does not
+    oversubscribe. Modules opt in with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -11,13 +11,7 @@ from occpose.cli import main
 from occpose.harness.toy import write_toy_benchmark
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and stay fast on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "1", "--channels", "8", "--filter-widths", "3,3", "--batch-size", "32",

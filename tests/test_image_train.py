@@ -21,13 +21,7 @@ TINY = dict(crop_size=32, backbone_depth=10, backbone_width=8, output_stride=8, 
             batch_size=8, val_frames=4, epochs=1, workers=0, device="cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models: one thread is as fast, and pytest -n 2 on 2 cores does not oversubscribe."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

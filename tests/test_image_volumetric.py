@@ -13,13 +13,7 @@ from occpose.image.volumetric import (PoseNet, back_project, flip_coords, projec
 from occpose.skeleton import H36M_17
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models: one thread is as fast, and pytest -n 2 on 2 cores does not oversubscribe."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def gaussian_volume(centre, shape=(8, 10, 12), sigma=0.6, gain=1.0):

@@ -47,14 +47,15 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: str | Path, state: dict) -> None:
-    """Atomically write a checkpoint dict (see the module docstring)."""
+def save_checkpoint(path: str | Path, state: dict, fmt: str = CHECKPOINT_FORMAT) -> None:
+    """Atomically write a checkpoint dict tagged with its format (see the module docstring)."""
     with atomic_path(path) as tmp:
-        torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
+        torch.save({"format": fmt, **state}, tmp)
 
 
-def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Read a checkpoint with ``weights_only=True``; OccposeError naming the file on problems."""
+def load_checkpoint(path: str | Path, map_location="cpu", fmt: str = CHECKPOINT_FORMAT) -> dict:
+    """Read a checkpoint of format ``fmt`` with ``weights_only=True``; OccposeError naming the
+    file on problems."""
     path = Path(path)
     if not path.is_file():
         raise OccposeError(f"{path}: no checkpoint; the run has not finished an epoch yet")
@@ -63,8 +64,8 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise OccposeError(f"{path}: unreadable checkpoint ({first})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise OccposeError(f"{path}: not an {CHECKPOINT_FORMAT} checkpoint")
+    if not isinstance(ckpt, dict) or ckpt.get("format") != fmt:
+        raise OccposeError(f"{path}: not an {fmt} checkpoint")
     return ckpt
 
 

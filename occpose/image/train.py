@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..dataset.atomic import atomic_path, atomic_write_text
+from ..dataset.atomic import atomic_write_text
 from ..errors import OccposeError
+from ..harness import checkpoint as harness_checkpoint
+from ..harness.device import resolve_device
 from .data import CropDataset, frame_refs, load_frames, require_frames
 from .settings import RUNTIME_KEYS, ImageSection, section_dict, section_from_dict
 from .volumetric import PoseNet, back_project
@@ -53,19 +55,6 @@ class ImageTrainResult:
     device: str
     resumed_from: int
 
-
-def resolve_device(name: str | None = "auto") -> torch.device:
-    """``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``; OccposeError otherwise."""
-    name = (name or "auto").strip().lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda" or name.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise OccposeError(f"--device {name}: CUDA is not available; use --device cpu or auto")
-        return torch.device(name)
-    raise OccposeError(f"unknown device {name!r}; expected auto, cpu, cuda or cuda:N")
 
 
 def build_model(sec: ImageSection, num_joints: int) -> PoseNet:
@@ -122,20 +111,8 @@ def read_run_settings(run_dir: str | Path) -> dict:
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Read a checkpoint with ``weights_only=True``; OccposeError naming the file on problems."""
-    import pickle
-
-    path = Path(path)
-    if not path.is_file():
-        raise OccposeError(f"{path}: no checkpoint; the run has not finished an epoch yet")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise OccposeError(f"{path}: unreadable checkpoint ({first})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise OccposeError(f"{path}: not an {CHECKPOINT_FORMAT} checkpoint")
-    return ckpt
+    """Read an image-model checkpoint (``weights_only=True``); OccposeError naming the file."""
+    return harness_checkpoint.load_checkpoint(path, map_location, fmt=CHECKPOINT_FORMAT)
 
 
 def _prepare_run(out: Path, settings: dict, overwrite: bool) -> None:
@@ -299,12 +276,10 @@ def _flush_denormal():
 
 
 def _save(out: Path, model, opt, epoch: int, metrics: list[dict], settings: dict) -> None:
-    state = {"format": CHECKPOINT_FORMAT, "epoch": epoch, "model": model.state_dict(),
-             "optimizer": opt.state_dict(), "metrics": metrics, "rng": torch.get_rng_state(),
-             "settings": json.dumps(settings)}
-    with atomic_path(out / CHECKPOINT) as tmp:
-        torch.save(state, tmp)
-    atomic_write_text(out / METRICS, "".join(json.dumps(m, sort_keys=True) + "\n" for m in metrics))
+    state = {"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+             "metrics": metrics, "rng": torch.get_rng_state(), "settings": json.dumps(settings)}
+    harness_checkpoint.save_checkpoint(out / CHECKPOINT, state, fmt=CHECKPOINT_FORMAT)
+    harness_checkpoint.write_metrics_log(out / METRICS, metrics)
 
 
 def _autocast(dev: torch.device):
