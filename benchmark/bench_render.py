@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from occpose.config import load_config  # noqa: E402
-from occpose.generate import SequenceKey, motion_world  # noqa: E402
+from occpose.generate import SequenceKey, motion_world, visibility_params  # noqa: E402
 from occpose.occlusion.visibility import label_visibility  # noqa: E402
 
 from blender_addon import bridge, labels, render, sequence  # noqa: E402
@@ -103,7 +103,7 @@ def labels_only(cfg, keys) -> dict:
     full = {c.name: c for c in cfg.camera_objects()}
     t = {"blender_labels": 0.0, "analytic_labels": 0.0, "n": 0}
     agree: dict[float, list[tuple[int, float]]] = {}
-    params = sequence.visibility_params(cfg)
+    params = visibility_params(cfg)
     for key in keys:
         inputs = sequence.place(cfg, key, motion_world(cfg, key.subject, key.action), cams[key.camera],
                                 full[key.camera])

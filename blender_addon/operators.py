@@ -15,7 +15,7 @@ import numpy as np
 
 from occpose.config import Config, load_config
 from occpose.errors import ConfigError, OccposeError
-from occpose.generate import SequenceKey, motion_world
+from occpose.generate import SequenceKey, motion_world, visibility_params
 from occpose.occlusion.geometry import OccluderSet
 from occpose.occlusion.visibility import label_visibility
 
@@ -130,7 +130,7 @@ class OCCPOSE_OT_label_visibility(_Operator):
         inputs = selected_inputs(cfg, s, level)
         scene = context.scene
         bridge.clear(scene, (bridge.MARKERS,))
-        params = sequence.visibility_params(cfg)
+        params = visibility_params(cfg)
         caster = labels.RayCaster(scene, bridge.blockers(scene), inputs.body.incidence, params,
                                   np.asarray(inputs.camera.position, np.float64))
         lab = labels.label_scene(scene, caster, inputs.joints_cam, inputs.body, inputs.camera)

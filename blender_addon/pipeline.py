@@ -57,7 +57,7 @@ def iter_benchmark(cfg: Config, out: str | Path, overwrite: bool = False,
     scene = scene or bridge.ensure_scene()
     info = render.configure(scene, cfg.render, seed=0)
     writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend="blender", extra=manifest_extra(cfg, info))
-    keys = shard_keys(plan(cfg), shard)
+    keys = shard_keys(plan(cfg, cfg.render.subjects), shard)  # render.subjects: only those
     todo = [k for k in keys if writer.completed_entry(k.id) is None]
     n_frames = cfg.benchmark.frames
     total, done = len(keys) * n_frames, (len(keys) - len(todo)) * n_frames

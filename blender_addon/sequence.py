@@ -18,18 +18,13 @@ from occpose.body import BodyModel
 from occpose.camera import Camera, project_to_2d, world_to_camera
 from occpose.config import Config
 from occpose.dataset import SequenceEntry
-from occpose.generate import SequenceKey, split_of, to_layout
+from occpose.generate import SequenceKey, place_sequence, split_of, to_layout, visibility_params
 from occpose.occlusion.geometry import OccluderSet
-from occpose.occlusion.visibility import VisibilityLabels, VisibilityParams, labels_from_counts, out_of_frame_mask
+from occpose.occlusion.visibility import VisibilityLabels, labels_from_counts, out_of_frame_mask
 from occpose.rng import key_rng, key_seed
 from occpose.skeleton import H36M_17, get_skeleton
 
 from . import appearance, bridge, distortion, labels, masks, pngio, render, scenery
-
-
-def visibility_params(cfg: Config) -> VisibilityParams:
-    v = cfg.visibility
-    return VisibilityParams(v.rays, v.disk_fraction, v.tolerance)
 
 
 @dataclass(eq=False)
@@ -84,21 +79,16 @@ def place(cfg: Config, key: SequenceKey, joints_world: np.ndarray, camera: Camer
         camera: the render-resolution camera; placement_camera: the preset's camera, which the
             analytic backend places with (same rng stream, so the same occluders).
     """
-    from occpose.occlusion.placement import place_occluders
-
-    body = cfg.body_model(key.subject)
-    rng = key_rng(cfg.benchmark.seed, "occluders", key.subject, key.action, key.camera, key.level)
-    placed = place_occluders(joints_world, body, placement_camera, key.level, rng, cfg.occluders,
-                             visibility_params(cfg), sequence=key.id)
-    return SequenceInputs(key, joints_world, camera, body, placed.occluders, placed.labels, placed.steps)
+    placed = place_sequence(cfg, key, joints_world, placement_camera)
+    return SequenceInputs(key, joints_world, camera, cfg.body_model(key.subject), placed.occluders,
+                          placed.labels, placed.steps)
 
 
 def rendered_frames(cfg: Config, key: SequenceKey) -> np.ndarray:
-    """(T,) bool: every ``frame_stride``-th frame of sequences whose subject is rendered."""
-    rs = cfg.render
+    """(T,) bool: every ``frame_stride``-th frame (``render.subjects`` already restricts the
+    plan, see ``pipeline.iter_benchmark``)."""
     mask = np.zeros(cfg.benchmark.frames, bool)
-    if not rs.subjects or key.subject in rs.subjects:
-        mask[::rs.frame_stride] = True
+    mask[::cfg.render.frame_stride] = True
     return mask
 
 

@@ -38,11 +38,12 @@ class SequenceKey:
         return sequence_id(self.subject, self.action, self.camera, self.level)
 
 
-def plan(cfg: Config) -> list[SequenceKey]:
-    """All sequence keys of a preset in canonical order (subject, action, camera, level)."""
+def plan(cfg: Config, subjects: list[str] | None = None) -> list[SequenceKey]:
+    """All sequence keys of a preset in canonical order (subject, action, camera, level),
+    optionally only those of ``subjects``."""
     b = cfg.benchmark
     return [SequenceKey(s, a, c.name, float(lv))
-            for s in (*b.train_subjects, *b.test_subjects)
+            for s in (*b.train_subjects, *b.test_subjects) if not subjects or s in subjects
             for a in b.actions for c in cfg.cameras for lv in b.levels]
 
 
@@ -89,6 +90,32 @@ def motion_world(cfg: Config, subject: str, action: str) -> np.ndarray:
     return clip.joints_world.astype(np.float32).astype(np.float64)
 
 
+def visibility_params(cfg: Config):
+    """The preset's ``[visibility]`` as :class:`~occpose.occlusion.visibility.VisibilityParams`."""
+    from .occlusion.visibility import VisibilityParams
+
+    v = cfg.visibility
+    return VisibilityParams(v.rays, v.disk_fraction, v.tolerance)
+
+
+def place_sequence(cfg: Config, key: SequenceKey, joints_world: np.ndarray, camera: Camera):
+    """Occluders of one sequence with its own random stream: the one placement both backends use.
+
+    Args:
+        joints_world: (T, 17, 3) float64 (float32-exact) world joints of the clip.
+        camera: the preset's camera (not the render-resolution one).
+    Returns:
+        :class:`~occpose.occlusion.placement.Placement` (occluders, analytic labels, steps).
+    """
+    from .occlusion.placement import place_occluders
+
+    b = cfg.benchmark
+    rng = key_rng(b.seed, "occluders", key.subject, key.action, key.camera, key.level)
+    return place_occluders(joints_world, cfg.body_model(key.subject), camera, key.level, rng,
+                           cfg.occluders, visibility_params(cfg), sequence=key.id, fps=b.fps,
+                           base_dir=Path(cfg.source).parent, skeleton=get_skeleton(b.skeleton))
+
+
 def make_sequence(cfg: Config, key: SequenceKey, joints_world: np.ndarray,
                   camera: Camera) -> tuple[SequenceEntry, dict[str, np.ndarray]]:
     """Occluders, labels and arrays of one sequence (analytic backend).
@@ -97,16 +124,9 @@ def make_sequence(cfg: Config, key: SequenceKey, joints_world: np.ndarray,
         joints_world: (T, 17, 3) float64 (float32-exact) world joints of the clip.
     """
     from .occlusion.heuristics import heuristic_labels
-    from .occlusion.placement import place_occluders
-    from .occlusion.visibility import VisibilityParams
 
     b = cfg.benchmark
-    body = cfg.body_model(key.subject)
-    params = VisibilityParams(cfg.visibility.rays, cfg.visibility.disk_fraction, cfg.visibility.tolerance)
-    rng = key_rng(b.seed, "occluders", key.subject, key.action, key.camera, key.level)
-    placed = place_occluders(joints_world, body, camera, key.level, rng, cfg.occluders, params,
-                             sequence=key.id, fps=b.fps, base_dir=Path(cfg.source).parent,
-                             skeleton=get_skeleton(b.skeleton))
+    placed = place_sequence(cfg, key, joints_world, camera)
     labels = placed.labels
     joints_cam = world_to_camera(joints_world, camera)
     joints_2d = project_to_2d(joints_cam, camera)

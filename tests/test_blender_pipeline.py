@@ -230,3 +230,14 @@ def test_same_scene_as_the_analytic_backend(single, preset, tmp_path):
                 np.testing.assert_array_equal(a[name], b[name], err_msg=f"{e.id} {name}")
         same = (a["occluded"] == b["occluded"]) & (a["occluded_by_object"] == b["occluded_by_object"])
         assert same.mean() >= 0.99
+
+
+def test_render_subjects_restrict_the_plan(preset, single, tmp_path):
+    """render.subjects = ["S4"]: only S4's sequences, identical to the full run's S4 sequences."""
+    cfg = load_config(preset, ['render.subjects=["S4"]'])
+    out = tmp_path / "s4"
+    assert pipeline.render_benchmark(cfg, out, quiet=True)["status"] == "complete"
+    bench, full = open_benchmark(out), open_benchmark(single)
+    assert {e.subject for e in bench.entries} == {"S4"}
+    for e in bench.entries:
+        assert (out / e.path).read_bytes() == (single / full.entry(e.id).path).read_bytes()
