@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import sys
 from pathlib import Path
@@ -125,6 +127,33 @@ def render_only(scene) -> None:
 
 def _render(scene, write_still: bool):
     """``render.render`` with ``scene`` as the context scene. (Its ``scene=`` argument renders a
-    scene that is not the context's without evaluating its animation at the current frame.)"""
-    with bpy.context.temp_override(scene=scene):
+    scene that is not the context's without evaluating its animation at the current frame.)
+    Blender's own per-frame "Saved: ... / Time: ..." lines are silenced in background mode."""
+    with bpy.context.temp_override(scene=scene), _quiet_stdout(bpy.app.background):
         return bpy.ops.render.render(write_still=write_still)
+
+
+def _libc_fflush() -> None:
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
+@contextlib.contextmanager
+def _quiet_stdout(enabled: bool):
+    """Send the C-level stdout (file descriptor 1) to /dev/null while rendering."""
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        _libc_fflush()  # C stdio buffers Blender's lines when stdout is a pipe: drop them here
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
