@@ -240,6 +240,8 @@ class ImageSection:
     ``occluder_sources`` (``procedural``, ``rendered`` cut-outs of the benchmark's occluders,
     ``folder`` = RGBA cut-outs in ``occluder_folder``); geometric jitter, flips, colour jitter.
     ``train_levels`` (empty = all) restricts the training sequences to some occlusion levels.
+    ``in_run = true`` makes ``occpose-bench run`` render every subject, train the image model
+    with ``p_occlude = 0`` and with the preset's value, and train the TCN on its 2D detections.
     """
 
     crop_size: int = opt(128, min=32)
@@ -277,6 +279,7 @@ class ImageSection:
     workers: int = opt(0, min=0)
     device: str = opt("auto")
     seed: int = opt(0, min=0)
+    in_run: bool = opt(False)
 
 
 @dataclass

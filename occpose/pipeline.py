@@ -7,9 +7,15 @@ Steps (each resumes when rerun with the same arguments):
    truth;
 3. ``OUT/rendered``   -- the test subjects rendered by the Blender backend (Blender ray-cast
    labels, frames, masks), when bpy or a Blender executable is available (``--backend auto``)
-   or required (``--backend blender``); skipped with ``--backend analytic``;
+   or required (``--backend blender``); skipped with ``--backend analytic``. With
+   ``[image] in_run = true`` every subject is rendered, and ``OUT/image/p000`` and
+   ``OUT/image/p050`` hold the image model trained without and with synthetic occlusion
+   augmentation, with their 2D/3D predictions for every frame
+   (``OUT/reports/image_ablation.md``);
 4. ``OUT/runs/<model>-s<seed>`` -- every model of ``[train].models`` for every seed of
-   ``[train].seeds``, trained on the train subjects of the analytic benchmark;
+   ``[train].seeds``, trained on the train subjects of the analytic benchmark (with the image
+   stage also ``tcn-detector-<image run>-s<seed>``: the TCN trained on the image model's 2D
+   detections of the rendered train subjects);
 5. ``OUT/results``    -- evaluation of every run per occlusion level on the test subjects (the
    Blender-rendered benchmark when there is one), with report and plots;
 6. ``OUT/summary.md`` -- the headline tables and where everything is.
@@ -74,7 +80,9 @@ def _render_test_split(cfg: Config, opts: RunOptions, preset: Path, out: Path) -
     """Render the test subjects with the Blender backend into ``out``; returns ``out``."""
     from . import blender_backend
 
-    subjects = cfg.render.subjects or cfg.benchmark.test_subjects
+    subjects = cfg.render.subjects or (
+        [*cfg.benchmark.train_subjects, *cfg.benchmark.test_subjects] if cfg.image.in_run
+        else cfg.benchmark.test_subjects)
     argv = ["--config", str(preset), "--out", str(out)]
     argv += ["--seed", str(opts.seed)] if opts.seed is not None else []
     for o in opts.overrides:
@@ -86,6 +94,31 @@ def _render_test_split(cfg: Config, opts: RunOptions, preset: Path, out: Path) -
         raise OccposeError(f"the Blender render of the test subjects failed (exit {code}); see the "
                            f"messages above, or rerun with --backend analytic")
     return out
+
+
+def _image_stage(cfg: Config, preset: Path, opts: RunOptions, rendered: Path, out: Path) -> tuple[dict, str]:
+    """Image model without and with synthetic occlusion augmentation on the renders: train,
+    predict 2D/3D for every frame, compare per level. Returns ({label: run dir}, Markdown)."""
+    from .image import compare_image_runs, image_section, predict_benchmark, train_image_model
+
+    overrides = [o for o in opts.overrides if o.startswith("image.")]
+    device = None if opts.device == "auto" else opts.device
+    runs = {}
+    for p in dict.fromkeys((0.0, cfg.image.p_occlude)):
+        label = f"p={p:g}"
+        run_dir = out / "image" / f"p{round(p * 100):03d}"
+        _log(f"image model {label} -> {run_dir}")
+        sec = image_section(config=preset, overrides=overrides, p_occlude=p)
+        train_image_model(rendered, run_dir, sec, device=device, progress=opts.progress)
+        predict_benchmark(rendered, run_dir, device=device, progress=opts.progress)
+        runs[label] = run_dir
+    results, table = compare_image_runs(rendered, runs)
+    atomic_write_text(out / "reports" / "image_ablation.json", json.dumps(results, indent=1) + "\n")
+    atomic_write_text(out / "reports" / "image_ablation.md",
+                      "# Image model: MPJPE by occlusion level without and with synthetic "
+                      "occlusion augmentation\n\n" + table + "\n")
+    print(table, flush=True)
+    return runs, table
 
 
 def run_pipeline(opts: RunOptions) -> dict:
@@ -122,13 +155,22 @@ def run_pipeline(opts: RunOptions) -> dict:
     timings["labels"] = time.perf_counter() - t
 
     test_dir = out / "benchmark"
+    if cfg.image.in_run and not use_blender:
+        raise ConfigError(f"{preset}: 'image.in_run' needs Blender renders, but --backend is "
+                          f"{opts.backend} and no Blender was found (install the bpy module)")
     if use_blender:
         t = time.perf_counter()
-        _log(f"3/5 rendering the test subjects with Blender into {out / 'rendered'}")
+        _log(f"3/5 rendering {'all' if cfg.image.in_run else 'the test'} subjects with Blender "
+             f"into {out / 'rendered'}")
         test_dir = _render_test_split(cfg, opts, preset, out / "rendered")
         timings["render"] = time.perf_counter() - t
     else:
         _log("3/5 Blender rendering skipped (--backend analytic or no Blender found)")
+    image_runs, image_table = {}, ""
+    if cfg.image.in_run:
+        t = time.perf_counter()
+        image_runs, image_table = _image_stage(cfg, preset, opts, test_dir, out)
+        timings["image"] = time.perf_counter() - t
 
     t = time.perf_counter()
     train_seqs = split_sequences(from_benchmark(bench), "train")
@@ -145,6 +187,17 @@ def run_pipeline(opts: RunOptions) -> dict:
             train_model(train_seqs, test_seqs, settings, run_dir, device=opts.device,
                         progress=opts.progress)
             runs.append(run_dir)
+    if image_runs:
+        rendered_train = split_sequences(from_benchmark(test_bench), "train")
+        for label, image_run in image_runs.items():
+            for seed in cfg.train.seeds:
+                run_dir = out / "runs" / f"tcn-detector-{image_run.name}-s{seed}"
+                _log(f"4/5 training tcn on image-model ({label}) 2D detections, seed {seed} -> {run_dir}")
+                settings = RunSettings.from_train_section(
+                    cfg.train, "tcn", seed, keypoints2d=f"detector:{image_run}").validate()
+                train_model(rendered_train, test_seqs, settings, run_dir, device=opts.device,
+                            progress=opts.progress)
+                runs.append(run_dir)
     timings["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -159,14 +212,16 @@ def run_pipeline(opts: RunOptions) -> dict:
         "test_data": str(test_dir), "blender": use_blender, "timings_s": timings,
         "benchmark": str(out / "benchmark"), "labels_report": str(out / "reports" / "labels"),
         "runs": [str(r) for r in runs], "results": str(out / "results"),
+        "image_runs": {k: str(v) for k, v in image_runs.items()},
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
-    atomic_write_text(out / "summary.md", _summary_markdown(summary, format_summary(agreement), table))
+    atomic_write_text(out / "summary.md",
+                      _summary_markdown(summary, format_summary(agreement), table, image_table))
     _log(f"done in {sum(timings.values()):.0f} s; see {out / 'summary.md'}")
     return summary
 
 
-def _summary_markdown(summary: dict, agreement: str, table: str) -> str:
+def _summary_markdown(summary: dict, agreement: str, table: str, image_table: str = "") -> str:
     t = summary["timings_s"]
     lines = [
         f"# occpose run: {summary['preset']}",
@@ -175,6 +230,8 @@ def _summary_markdown(summary: dict, agreement: str, table: str) -> str:
         "",
         "## MPJPE by occlusion level (mm, mean ± std over seeds)",
         "", "```", table.rstrip(), "```", "",
+        *(["## Image model without / with synthetic occlusion augmentation", "",
+            image_table.rstrip(), ""] if image_table else []),
         "## Heuristic labels against the ray-cast truth", "", "```", agreement.rstrip(), "```", "",
         "## Where things are", "",
         f"- benchmark: `{summary['benchmark']}`",

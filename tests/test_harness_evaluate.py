@@ -129,3 +129,13 @@ def test_bad_runs(data, runs, tmp_path):
     (tmp_path / "norun" / "settings.json").write_text((runs[0] / "settings.json").read_text())
     with pytest.raises(OccposeError, match="no checkpoint"):
         evaluate_runs(test, [tmp_path / "norun"], tmp_path / "res", progress=False)
+
+
+def test_run_labels_tell_noise_and_detector_inputs_apart():
+    from occpose.harness.evaluate import run_labels
+    from occpose.harness.settings import RunSettings
+
+    noise = RunSettings(model="tcn", seed=0)
+    detector = RunSettings(model="tcn", seed=0, keypoints2d="detector:runs/img")
+    assert run_labels([noise, detector]) == ['tcn[keypoints2d="noise"]',
+                                             'tcn[keypoints2d="detector:runs/img"]']

@@ -129,7 +129,7 @@ def run_labels(settings_list) -> list[str]:
     for s in settings_list:
         group = by_model[s.model]
         d = s.relevant()
-        keys = sorted(k for k in d if k not in ignore and any(g[k] != d[k] for g in group))
+        keys = sorted(k for k in d if k not in ignore and any(k in g and g[k] != d[k] for g in group))
         if keys:
             labels.append(s.model + "[" + ",".join(f"{k}={json.dumps(d[k], sort_keys=True)}"
                                                   for k in keys) + "]")

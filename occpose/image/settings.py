@@ -26,7 +26,7 @@ SIZES: dict[str, dict] = {
 }
 
 # Keys that do not change what is trained: a run may be resumed with other values.
-RUNTIME_KEYS = ("epochs", "device", "workers", "root_depth", "flip_test", "val_frames")
+RUNTIME_KEYS = ("epochs", "device", "workers", "root_depth", "flip_test", "val_frames", "in_run")
 
 
 def section_dict(sec: ImageSection) -> dict:
