@@ -1,0 +1,105 @@
+"""The clustered occlusion heuristic of Wang et al. (section 4.1); overview in :mod:`.heuristics`.
+
+Clustered (section 4.1)
+    Joints whose xy distance is below ``epsilon`` are linked; a *cluster* is a connected
+    component of that "distance < epsilon" graph (single linkage: if A is near B and B is near C,
+    A, B and C form one cluster even when A and C are far apart). In each cluster the joint
+    nearest to the camera (smallest depth; ties go to the lower joint index) is visible and every
+    other joint is occluded, so each cluster has exactly one visible joint; a joint with no
+    neighbour is a cluster of one and visible. Two spaces (:class:`~occpose.config.HeuristicsSection`):
+
+    * ``"camera"``: xy = camera-frame X, Y in metres (the paper; epsilon = 0.06 m), depth = Z.
+    * ``"normalized"``: xy = VideoPose3D normalised screen coordinates of ``joints_2d`` (the image
+      width spans 2 units), depth = camera-frame Z in metres.
+
+Vectorised over frames, in blocks of 1024 frames (:func:`_chunks`, also used by the boxed man).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+_CHUNK = 1024  # frames per block: keeps the (t, J, J) and (t, Q, J) temporaries small and cached
+
+
+def _chunks(n_frames: int):
+    return (slice(s, min(s + _CHUNK, n_frames)) for s in range(0, n_frames, _CHUNK))
+
+
+def pairwise_distances(points_xy: np.ndarray) -> np.ndarray:
+    """(T, J, 2) points -> (T, J, J) Euclidean distances between every pair of joints."""
+    x, y = points_xy[..., 0], points_xy[..., 1]
+    return np.hypot(x[:, :, None] - x[:, None, :], y[:, :, None] - y[:, None, :])
+
+
+def clusters_from_distances(distances: np.ndarray, epsilon: float) -> np.ndarray:
+    """(T, J, J) distances -> (T, J, J) bool: joints i and j are in the same cluster.
+
+    Clusters are the connected components of the graph ``distance < epsilon`` (each joint is in
+    its own cluster). Computed as the transitive closure by repeated squaring of the adjacency
+    matrix: after k squarings it joins joints linked by paths of up to 2^k edges.
+    """
+    n = distances.shape[-1]
+    reach = (distances < epsilon) | np.eye(n, dtype=bool)              # (T, J, J)
+    for _ in range(int(np.ceil(np.log2(max(n - 1, 2))))):
+        r = reach.astype(np.float32)
+        nxt = np.matmul(r, r) > 0                                       # paths of double length
+        if np.array_equal(nxt, reach):
+            break
+        reach = nxt
+    return reach
+
+
+def occluded_in_clusters(same_cluster: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """(T, J, J) cluster membership, (T, J) depth -> (T, J) bool: not the nearest of its cluster.
+
+    Joints are ordered by (depth, index), so ties in depth go to the lower joint index and every
+    cluster has exactly one visible joint.
+    """
+    n = depth.shape[-1]
+    zj, zk = depth[:, :, None], depth[:, None, :]                       # (T, J, 1), (T, 1, J)
+    lower_index = np.arange(n)[None, :] < np.arange(n)[:, None]         # [j, k]: k < j
+    nearer = (zk < zj) | ((zk == zj) & lower_index)                     # (T, J, J): k before j
+    return (same_cluster & nearer).any(axis=-1)
+
+
+def _check_xy_depth(points_xy, depth) -> tuple[np.ndarray, np.ndarray]:
+    points_xy = np.asarray(points_xy, dtype=np.float64)
+    depth = np.asarray(depth, dtype=np.float64)
+    if points_xy.ndim != 3 or points_xy.shape[-1] != 2 or depth.shape != points_xy.shape[:2]:
+        raise ValueError(f"expected points_xy (T, J, 2) and depth (T, J), got {points_xy.shape} "
+                         f"and {depth.shape}")
+    return points_xy, depth
+
+
+def clustered_occlusion_grid(points_xy: np.ndarray, depth: np.ndarray,
+                             epsilons) -> np.ndarray:
+    """:func:`clustered_occlusion` for several epsilons at once (distances computed once).
+
+    Returns:
+        (E, T, J) bool, one label array per epsilon, in the given order.
+    """
+    points_xy, depth = _check_xy_depth(points_xy, depth)
+    epsilons = [float(e) for e in np.atleast_1d(epsilons)]
+    out = np.zeros((len(epsilons),) + depth.shape, dtype=bool)         # (E, T, J)
+    for sl in _chunks(depth.shape[0]):
+        dist = pairwise_distances(points_xy[sl])                        # (t, J, J)
+        for e, eps in enumerate(epsilons):
+            out[e, sl] = occluded_in_clusters(clusters_from_distances(dist, eps), depth[sl])
+    return out
+
+
+def clustered_occlusion(points_xy: np.ndarray, depth: np.ndarray, epsilon: float) -> np.ndarray:
+    """The clustered heuristic (Wang et al. 4.1) with connected-component clusters.
+
+    Args:
+        points_xy: (T, J, 2) joint positions in the plane that measures proximity: camera-frame
+            X, Y in metres (``"camera"`` space) or normalised screen coordinates
+            (``"normalized"`` space).
+        depth: (T, J) camera-frame Z in metres (larger = farther).
+        epsilon: link distance, in the units of ``points_xy`` (paper: 0.06 m, camera space).
+    Returns:
+        (T, J) bool, True = occluded: every joint of a cluster except its nearest one.
+    """
+    return clustered_occlusion_grid(points_xy, depth, [epsilon])[0]
