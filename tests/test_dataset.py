@@ -100,7 +100,7 @@ def test_reader_detects_tampering(tmp_path, tiny_preset):
     with pytest.raises(DatasetError, match="sha256"):
         bench.load(bench.entries[0])
     (tmp_path / "b" / "manifest.json").write_text("{not json")
-    with pytest.raises(DatasetError, match="manifest.json: not valid JSON"):
+    with pytest.raises(DatasetError, match="manifest.json: not a readable JSON file"):
         open_benchmark(tmp_path / "b")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import DatasetError
 from .atomic import atomic_write_text
+from .jsonio import read_json_object
 from .schema import FORMAT
 
 MANIFEST = "manifest.json"
@@ -75,16 +76,8 @@ def write_manifest(root: Path, manifest: dict) -> None:
 def read_manifest(root: Path) -> dict:
     """Parse and check the manifest's top level; DatasetError names the file and the field."""
     path = Path(root) / MANIFEST
-    if not path.is_file():
-        raise DatasetError(f"{path}: not found; is {root} an occpose benchmark directory?")
-    try:
-        manifest = json.loads(path.read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DatasetError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(manifest, dict):
-        raise DatasetError(f"{path}: expected a JSON object")
-    if manifest.get("format") != FORMAT:
-        raise DatasetError(f"{path}: field 'format' is {manifest.get('format')!r}, expected {FORMAT!r}")
+    manifest = read_json_object(path, f"not found; is {root} an occpose benchmark directory?",
+                                fmt=FORMAT)
     for key in ("config", "config_sha256", "seed", "skeleton", "cameras", "body_models", "sequences"):
         if key not in manifest:
             raise DatasetError(f"{path}: missing field '{key}'")

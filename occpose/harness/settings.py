@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..dataset.atomic import atomic_write_text
+from ..dataset.jsonio import read_json_object
 from ..errors import OccposeError
 
 RUN_FORMAT = "occpose-run/1"
@@ -175,13 +176,8 @@ def read_settings(run_dir: str | Path) -> tuple[RunSettings, dict]:
     path = Path(run_dir) / SETTINGS_FILE
     if not Path(run_dir).is_dir():
         raise OccposeError(f"{run_dir}: run directory not found")
-    if not path.is_file():
-        raise OccposeError(f"{path}: not found; {run_dir} is not a training run "
-                           f"(train one with occpose-bench train)")
-    try:
-        doc = json.loads(path.read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise OccposeError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(doc, dict) or doc.get("format") != RUN_FORMAT or "settings" not in doc:
-        raise OccposeError(f"{path}: not an {RUN_FORMAT} settings file")
+    doc = read_json_object(path, f"not found; {run_dir} is not a training run (train one with "
+                                 f"occpose-bench train)", OccposeError, RUN_FORMAT)
+    if "settings" not in doc:
+        raise OccposeError(f"{path}: not an {RUN_FORMAT} settings file (no 'settings')")
     return RunSettings.from_dict(doc["settings"], str(path)), doc.get("data", {})

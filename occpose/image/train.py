@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..dataset.atomic import atomic_write_text
+from ..dataset.jsonio import read_json_object
 from ..errors import OccposeError
 from ..harness import checkpoint as harness_checkpoint
 from ..harness.device import resolve_device
@@ -97,17 +98,9 @@ def image_loss(model_out, batch: dict, sec: ImageSection) -> tuple[torch.Tensor,
 
 
 def read_run_settings(run_dir: str | Path) -> dict:
-    path = Path(run_dir) / SETTINGS
-    if not path.is_file():
-        raise OccposeError(f"{path}: not found; is {run_dir} an image-model run (occpose-bench "
-                           f"image-train --out {run_dir})?")
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise OccposeError(f"{path}: not valid JSON ({e})") from None
-    if data.get("format") != RUN_FORMAT:
-        raise OccposeError(f"{path}: field 'format' is {data.get('format')!r}, expected {RUN_FORMAT!r}")
-    return data
+    return read_json_object(Path(run_dir) / SETTINGS,
+                            f"not found; is {run_dir} an image-model run (occpose-bench "
+                            f"image-train --out {run_dir})?", OccposeError, RUN_FORMAT)
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:

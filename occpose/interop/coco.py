@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dataset.atomic import atomic_write_text
+from ..dataset.jsonio import read_json_object
 from ..errors import DatasetError
 
 BBOX_MARGIN = 0.15
@@ -115,14 +116,7 @@ def load_coco(path) -> dict:
         DatasetError: naming the file and the offending field.
     """
     path = Path(path)
-    try:
-        coco = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DatasetError(f"{path}: not a readable JSON file ({e})") from None
-    if not isinstance(coco, dict):
-        raise DatasetError(f"{path}: expected a JSON object")
+    coco = read_json_object(path)
     for key in ("images", "annotations", "categories"):
         if not isinstance(coco.get(key), list):
             raise DatasetError(f"{path}: field {key!r} must be a list")

@@ -23,13 +23,13 @@ the two models agree to well under a pixel for Human3.6M-like coefficients.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
 from ..camera import Camera
+from ..dataset.jsonio import read_json_object
 from ..errors import DatasetError
 
 
@@ -133,14 +133,7 @@ def camera_from_dict(d: dict, name: str, where: str, unit: float = 1.0) -> Camer
 def read_cameras_json(path: str | Path) -> dict[str, list[Camera]]:
     """Camera JSON (module docstring) -> {subject: [Camera, ...]}."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: cameras file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DatasetError(f"{path}: not a readable JSON file ({e})") from None
-    if not isinstance(data, dict):
-        raise DatasetError(f"{path}: expected a JSON object of subjects")
+    data = read_json_object(path, "cameras file not found")
     units = {"m": 1.0, "mm": 0.001}
     unit = data.get("translation_unit", "m")
     if unit not in units:
