@@ -14,7 +14,7 @@ bpy = pytest.importorskip("bpy")
 import blender_addon  # noqa: E402
 from occpose.dataset import open_benchmark  # noqa: E402
 
-from .test_blender_fixtures import HAS_PLACEMENT, write_tiny  # noqa: E402
+from .test_blender_fixtures import write_tiny  # noqa: E402
 
 pytestmark = pytest.mark.blender
 
@@ -55,7 +55,7 @@ def test_register_unregister_reregister():
 def test_operators_headless(addon, tmp_path):
     s = bpy.context.scene.occpose
     s.preset = str(write_tiny(tmp_path, frames=6))
-    s.level = 0.2 if HAS_PLACEMENT else 0.0
+    s.level = 0.2
     s.output = str(tmp_path / "bench")
     with pytest.raises(RuntimeError, match="build the scene first"):  # nothing built yet
         bpy.ops.occpose.label_visibility()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-HAS_PLACEMENT = importlib.util.find_spec("occpose.occlusion.placement") is not None
-LEVELS = [0.0, 0.2] if HAS_PLACEMENT else [0.0]  # the occluder sampler may not exist yet
+LEVELS = [0.0, 0.2]
 
 TINY = """
 include = ["{scenes}/subjects.toml"]

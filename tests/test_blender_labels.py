@@ -13,7 +13,7 @@ from occpose.occlusion.visibility import label_visibility  # noqa: E402
 
 from blender_addon import bridge, labels, masks, render, sequence  # noqa: E402
 
-from .test_blender_fixtures import HAS_PLACEMENT, handmade_occluders, write_tiny  # noqa: E402
+from .test_blender_fixtures import handmade_occluders, write_tiny  # noqa: E402
 
 pytestmark = pytest.mark.blender
 
@@ -52,7 +52,6 @@ def test_labels_agree_with_analytic_on_every_shape(tmp_path):
     assert np.abs(lab.visibility - ref.visibility).mean() < 0.01
 
 
-@pytest.mark.skipif(not HAS_PLACEMENT, reason="occpose.occlusion.placement not available yet")
 @pytest.mark.parametrize("level", [0.1, 0.3])
 def test_labels_agree_with_placement(tmp_path, level):
     cfg, inputs, scene = built(tmp_path, frames=30, level=level)

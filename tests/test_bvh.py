@@ -328,7 +328,6 @@ def test_convert_bvh_builds_the_config_for_the_generator(write, tiny_preset, tmp
 
 
 def test_convert_bvh_end_to_end(write, tiny_preset, tmp_path):
-    pytest.importorskip("occpose.occlusion.placement", reason="occluder placement not written yet")
     from occpose.cli import main
     from occpose.dataset import open_benchmark
 

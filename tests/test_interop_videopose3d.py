@@ -363,8 +363,7 @@ def test_cli_export_and_convert_bundle(bench, tmp_path, capsys):
 
 
 def test_real_generated_benchmark(tiny_preset, tmp_path):
-    """Export, import, COCO and show on a benchmark made by the generator (once it exists)."""
-    pytest.importorskip("occpose.occlusion.placement", reason="occluder placement not written yet")
+    """Export, import, COCO and show on a benchmark made by the generator."""
     from occpose.cli.show import show_sequence
     from occpose.config import load_config
     from occpose.generate import generate
