@@ -27,3 +27,8 @@ def nonnegative_int(text: str) -> int:
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
     return v
+
+
+def name_list(text: str) -> list[str]:
+    """``"S1, S5,"`` -> ``["S1", "S5"]``: comma-separated names, blanks dropped."""
+    return [v.strip() for v in text.split(",") if v.strip()]

@@ -22,11 +22,7 @@ import argparse
 import re
 from pathlib import Path
 
-from .common import add_config_args, nonnegative_int
-
-
-def _subjects(text: str) -> list[str]:
-    return [s.strip() for s in text.split(",") if s.strip()]
+from .common import add_config_args, name_list, nonnegative_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,8 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--occlusion", metavar="F", help="data_occlusion_<name>.npz (occpose exports)")
     v.add_argument("--trust-pickle", action="store_true",
                    help="allow the pickled members of VideoPose3D files (read with an allow-list)")
-    v.add_argument("--train-subjects", type=_subjects, metavar="S1,S5,...")
-    v.add_argument("--test-subjects", type=_subjects, metavar="S9,S11")
+    v.add_argument("--train-subjects", type=name_list, metavar="S1,S5,...")
+    v.add_argument("--test-subjects", type=name_list, metavar="S9,S11")
     v.add_argument("--layout", choices=("h36m", "humaneva15"), help="default: from the files")
     v.add_argument("--fps", type=float, help="frame rate (default: 50 h36m, 60 humaneva15)")
     v.add_argument("--out", required=True, metavar="F.npz", help="output PoseSequence npz")

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 
+from .common import name_list
+
 
 def _floats(text: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
-
-
-def _names(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", choices=("small", "resnet50"),
                    help="model size: small (CPU, 128 px) or resnet50 (GPU, 256 px)")
     p.add_argument("--p-occlude", type=float, help="probability of pasting occluders (default 0.5)")
-    p.add_argument("--occluders", type=_names, metavar="SRC,...",
+    p.add_argument("--occluders", type=name_list, metavar="SRC,...",
                    help="occluder sources: procedural, rendered, folder")
     p.add_argument("--occluder-folder", metavar="DIR", help="folder of RGBA cut-outs (source 'folder')")
     p.add_argument("--train-levels", type=_floats, metavar="L,...",

@@ -56,7 +56,7 @@ def make_sheet(bench_dir, sequence: str | None = None, n_tiles: int = 12, column
     import numpy as np
     from PIL import Image
 
-    from ..dataset import open_benchmark
+    from ..dataset import frame_path, open_benchmark
     from ..viz import contact_sheet, joint_states, render_frame
 
     bench = open_benchmark(bench_dir, allow_incomplete=True)
@@ -68,20 +68,22 @@ def make_sheet(bench_dir, sequence: str | None = None, n_tiles: int = 12, column
     if not entries or not any(e.extra.get("rendered_frames", 0) for e in entries):
         raise DatasetError(f"{bench_dir}: no rendered frames; render the benchmark with the Blender "
                            f"backend (occpose-bench generate --backend blender)")
-    picks = []  # (entry, frame)
+    picks = []  # (entry, loaded sequence, its joint states, frame): each sequence loaded once
     if sequence is None:
         for e in _spread(entries, n_tiles):
-            frames = np.flatnonzero(bench.load(e).arrays["rendered"])
-            picks.append((e, int(frames[len(frames) // 2])))
+            seq = bench.load(e)
+            frames = np.flatnonzero(seq.arrays["rendered"])
+            picks.append((e, seq, joint_states(seq.arrays), int(frames[len(frames) // 2])))
     else:
-        frames = np.flatnonzero(bench.load(entries[0]).arrays["rendered"])
-        picks = [(entries[0], int(t)) for t in _spread(list(frames), n_tiles)]
+        seq = bench.load(entries[0])
+        states = joint_states(seq.arrays)
+        frames = np.flatnonzero(seq.arrays["rendered"])
+        picks = [(entries[0], seq, states, int(t)) for t in _spread(list(frames), n_tiles)]
     tiles, titles = [], []
-    for e, t in picks:
-        seq = bench.load(e)
+    for e, seq, states, t in picks:
         cam = bench.cameras[e.camera]
-        image = Image.open(seq.folder / "frames" / f"{t:06d}.png").convert("RGB")
-        tiles.append(render_frame(seq.arrays["joints_2d"][t], joint_states(seq.arrays)[t], bench.skeleton,
+        image = Image.open(bench.root / frame_path(e.id, t)).convert("RGB")
+        tiles.append(render_frame(seq.arrays["joints_2d"][t], states[t], bench.skeleton,
                                   cam, image=image, max_size=size))
         mask = seq.arrays.get("mask_visible_fraction")
         caption = f"t{t} occ {seq.arrays['occluder_fraction'][t]:.2f}"

@@ -53,7 +53,7 @@ def show_sequence(bench_dir, sequence: str | None = None, n_frames: int = 6, out
 
     from ..dataset import open_benchmark
     from ..dataset.atomic import atomic_path
-    from ..interop.coco import frame_path
+    from ..dataset import frame_path
     from ..viz import contact_sheet, joint_states, plot_sequence_3d, render_frame
 
     bench = open_benchmark(bench_dir)

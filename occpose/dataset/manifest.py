@@ -20,6 +20,11 @@ def sequence_id(subject: str, action: str, camera: str, level: float) -> str:
     return f"{subject}_{action}_{camera}_L{round(level * 100):03d}"
 
 
+def frame_path(seq_id: str, frame: int) -> str:
+    """A rendered frame's PNG, relative to the benchmark root (the Blender backend's layout)."""
+    return f"sequences/{seq_id}/frames/{int(frame):06d}.png"
+
+
 @dataclass
 class SequenceEntry:
     """One sequence's line in the manifest.

@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from ..camera import Camera
+from ..dataset.manifest import frame_path
 from ..errors import DatasetError, OccposeError
 from .crops import Crop, joint_box, make_crop, warp_image
 
-__all__ = ["SequenceFrames", "frame_path", "read_frame", "load_frames", "frame_refs",
+__all__ = ["SequenceFrames", "read_frame", "load_frames", "frame_refs",
            "CropDataset", "to_tensor", "MEAN", "STD"]
 
 MEAN, STD = 0.5, 0.25  # pixel normalisation: (x / 255 - MEAN) / STD
@@ -55,15 +56,11 @@ class SequenceFrames:
         return self.entry.id
 
 
-def frame_path(root: str | Path, seq_id: str, t: int) -> Path:
-    return Path(root) / "sequences" / seq_id / "frames" / f"{int(t):06d}.png"
-
-
 def read_frame(root: str | Path, seq_id: str, t: int) -> np.ndarray:
     """(H, W, 3) uint8 RGB of a rendered frame; DatasetError naming the file if missing or bad."""
     from PIL import Image, UnidentifiedImageError
 
-    path = frame_path(root, seq_id, t)
+    path = Path(root) / frame_path(seq_id, t)
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))

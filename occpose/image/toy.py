@@ -122,7 +122,7 @@ def _background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
 
 def write_toy_image_benchmark(root: str | Path, stride: int = 1, **kw) -> Path:
     """Write a toy image benchmark (arguments as :func:`toy_image_config`); returns ``root``."""
-    from ..dataset import BenchmarkWriter, SequenceEntry, sequence_id
+    from ..dataset import BenchmarkWriter, SequenceEntry, frame_path, sequence_id
     from ..dataset.atomic import atomic_path
     from ..generate import motion_world, split_of
     from ..occlusion.geometry import OccluderSet
@@ -156,7 +156,7 @@ def write_toy_image_benchmark(root: str | Path, stride: int = 1, **kw) -> Path:
                                          occ_cam.select_frames(t) if occ_cam is not None else None)
                         from PIL import Image
 
-                        path = writer.sequence_dir(sid) / "frames" / f"{t:06d}.png"
+                        path = writer.root / frame_path(sid, t)
                         with atomic_path(path) as tmp:
                             Image.fromarray(img).save(tmp, format="PNG")
                     arrays = {"joints_3d_world": world.astype(np.float32),

@@ -25,15 +25,11 @@ import numpy as np
 
 from ..dataset.atomic import atomic_write_text
 from ..dataset.jsonio import read_json_object
+from ..dataset.manifest import frame_path
 from ..errors import DatasetError
 
 BBOX_MARGIN = 0.15
 BBOX_MIN_MARGIN = 10.0
-
-
-def frame_path(seq_id: str, frame: int) -> str:
-    """Rendered frame path relative to the benchmark root (the Blender backend's layout)."""
-    return f"sequences/{seq_id}/frames/{frame:06d}.png"
 
 
 def keypoint_flags(arrays: dict) -> np.ndarray:
