@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from occpose.harness.device import autocast
 from occpose.image import SIZES, image_section
 from occpose.image.predict import predict_crops
 from occpose.image.train import build_model
@@ -65,11 +66,9 @@ def bench_model(size: str, dev: torch.device, batch: int, steps: int, warmup: in
     if dev.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
     target = torch.randn(batch, 17, 3, device=dev) * 0.2
-    amp = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda"
-           else torch.autocast("cpu", enabled=False))
 
     def train_step():
-        with amp:
+        with autocast(dev):
             out = model(x)
         loss = (out.uvz.float() / s - target).abs().mean() + out.root_norm.float().mean() * 0
         opt.zero_grad(set_to_none=True)
@@ -83,7 +82,7 @@ def bench_model(size: str, dev: torch.device, batch: int, steps: int, warmup: in
 
     def infer(flip):
         def run():
-            with amp:
+            with autocast(dev):
                 predict_crops(model, x, perm if flip else None)
         return run
 

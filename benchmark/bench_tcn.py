@@ -32,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from occpose.harness.device import autocast
 from occpose.metrics import mpjpe
 from occpose.models import TemporalModel, TemporalModelOptimized1f
 
@@ -42,12 +43,6 @@ J = 17
 def _sync(dev: torch.device) -> None:
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-
-
-def _autocast(dev: torch.device):
-    import contextlib
-
-    return torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
 
 
 def _timed(fn, dev: torch.device, warmup: int, iters: int) -> float:
@@ -72,7 +67,7 @@ def bench_train(widths, channels: int, batch: int, dev: torch.device, warmup: in
 
     def step():
         opt.zero_grad(set_to_none=True)
-        with _autocast(dev):
+        with autocast(dev):
             loss = mpjpe(model(x).float(), y)
         loss.backward()
         opt.step()
@@ -88,7 +83,7 @@ def bench_infer(widths, channels: int, batch: int, frames: int, dev: torch.devic
     x = torch.randn(batch, frames + model.receptive_field() - 1, J, 2, device=dev)
 
     def run():
-        with _autocast(dev):
+        with autocast(dev):
             model(x)
 
     return batch * frames / _timed(run, dev, warmup, iters)

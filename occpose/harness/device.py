@@ -8,7 +8,7 @@ import torch
 
 from ..errors import OccposeError
 
-__all__ = ["resolve_device", "autocast"]
+__all__ = ["resolve_device", "autocast", "flush_denormal"]
 
 
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
@@ -40,3 +40,16 @@ def autocast(device: torch.device):
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def flush_denormal():
+    """Subnormal floats flushed to zero on the CPU while the block runs (x86's subnormal path is
+    slow: gradients through saturated sigmoids and near-zero softmax weights crawl through it,
+    several times slower per epoch); the previous setting is restored."""
+    flushed = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if flushed:
+            torch.set_flush_denormal(False)

@@ -50,7 +50,7 @@ from ..skeleton import Skeleton
 from .checkpoint import (CHECKPOINT_FILE, METRICS_FILE, load_checkpoint, rng_state, save_checkpoint,
                          set_rng_state, write_metrics_log)
 from .data import Batch, WindowSet, data_summary, flip_labels, flip_poses, prepare, skeleton_for
-from .device import autocast, resolve_device
+from .device import autocast, flush_denormal, resolve_device
 from .distributed import (DistInfo, all_reduce_sum, barrier, broadcast_buffers, init_from_env,
                           shutdown)
 from .inference import build_eval_model, build_train_model, padding_of, predict_sequence
@@ -99,20 +99,17 @@ def bn_momentum(settings: RunSettings, epoch: int) -> float:
 @contextlib.contextmanager
 def _deterministic(device: torch.device):
     """Deterministic algorithms while training, and subnormal floats flushed to zero on the CPU
-    (gradients through a saturated sigmoid gate otherwise crawl through x86's slow subnormal
-    path, several times slower per epoch); the previous global settings are restored."""
+    (:func:`flush_denormal`); the previous global settings are restored."""
     prev = torch.are_deterministic_algorithms_enabled()
     prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
-    flushed = torch.set_flush_denormal(True)
     try:
-        yield
+        with flush_denormal():
+            yield
     finally:
         torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
-        if flushed:
-            torch.set_flush_denormal(False)
 
 
 def _check_sequences(sequences: list[PoseSequence], what: str) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["BasicBlock", "Bottleneck", "ResNet", "LAYOUTS", "resnet"]
+__all__ = ["BasicBlock", "Bottleneck", "ResNet", "LAYOUTS"]
 
 # depth -> (block kind, blocks per stage)
 LAYOUTS: dict[int, tuple[str, tuple[int, int, int, int]]] = {
@@ -121,7 +121,3 @@ class ResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.post(self.stages(self.stem(x)))
 
-
-def resnet(depth: int, width: int = 64, output_stride: int = 32) -> ResNet:
-    """A :class:`ResNet` by depth; ``resnet(50, 64, 16)`` is Sarandi et al.'s backbone layout."""
-    return ResNet(depth, width, output_stride)

@@ -49,12 +49,6 @@ class Crop:
         return np.array([self.focal, self.focal, c, c], dtype=np.float32)
 
     @property
-    def matrix(self) -> np.ndarray:
-        """(3, 3) crop pinhole matrix."""
-        c = self.size / 2.0
-        return np.array([[self.focal, 0.0, c], [0.0, self.focal, c], [0.0, 0.0, 1.0]])
-
-    @property
     def matrix_inverse(self) -> np.ndarray:
         """(3, 3) inverse of :attr:`matrix` (crop pixels -> normalised rays)."""
         c, f = self.size / 2.0, self.focal

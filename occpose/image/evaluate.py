@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OccposeError
+from ..harness.evaluate import split_masks
 from ..metrics import mpjpe, n_mpjpe, p_mpjpe, root_relative
+from .predict import PREDICT_FILE
 
 __all__ = ["evaluate_image_run", "ablation_table", "compare_image_runs"]
 
@@ -38,8 +40,8 @@ def _load(run: Path, kind: str, seq_id: str, shape: tuple) -> np.ndarray:
 
 def _scores(pred, gt, pred2d, gt2d, occluded, out_of_frame) -> dict:
     """Pooled metrics (mm, px) of (N, J, ...) arrays."""
-    vis = ~occluded & ~out_of_frame
-    occ = occluded & ~out_of_frame
+    masks = split_masks(occluded, out_of_frame)
+    vis, occ = masks["visible"], masks["occluded"]
     mm_p, mm_g = pred * 1000.0, gt * 1000.0
     err2d = np.linalg.norm(pred2d - gt2d, axis=-1)
     out = {"frames": int(len(pred)), "joints_occluded": float(occ.mean()) if occ.size else 0.0}
@@ -65,23 +67,40 @@ def evaluate_image_run(bench, run_dir: str | Path, split: str = "test", write: b
         scores hold ``mpjpe``, ``p_mpjpe``, ``n_mpjpe`` (+ ``_visible``/``_occluded``) in mm,
         ``err2d_px`` (+ splits), ``frames`` and ``joints_occluded``.
     """
+    bench = _open(bench)
+    return _score_run(bench, _truth(bench, split), run_dir, split, write)
+
+
+def _open(bench):
     from ..dataset import open_benchmark
 
-    bench = open_benchmark(bench) if isinstance(bench, (str, Path)) else bench
-    run = Path(run_dir)
+    return open_benchmark(bench) if isinstance(bench, (str, Path)) else bench
+
+
+def _truth(bench, split: str | None) -> list:
+    """The ground truth each run is scored against, loaded once for any number of runs:
+    (entry, root-relative camera joints, 2D joints, occluded, out_of_frame) per sequence."""
     entries = bench.select(split=split)
     if not entries:
         raise OccposeError(f"{bench.root}: no sequences in split {split!r}")
-    pooled: dict[float, list] = {}
+    truth = []
     for e in entries:
         seq = bench.load(e)
+        truth.append((e, root_relative(seq.joints_3d_cam), seq.joints_2d, seq.occluded,
+                       seq.out_of_frame))
+    return truth
+
+
+def _score_run(bench, truth: list, run_dir: str | Path, split: str | None, write: bool) -> dict:
+    run = Path(run_dir)
+    pooled: dict[float, list] = {}
+    for e, gt, gt2d, occluded, out_of_frame in truth:
         t, j = e.frames, bench.skeleton.num_joints
         known = _load(run, "predicted_frames", e.id, (t,)).astype(bool)
         pred = _load(run, "predictions3d", e.id, (t, j, 3))[known]
         pred2d = _load(run, "keypoints2d", e.id, (t, j, 2))[known]
-        gt = root_relative(seq.joints_3d_cam[known])
-        parts = (pred.astype(np.float64), gt.astype(np.float64), pred2d, seq.joints_2d[known],
-                 seq.occluded[known], seq.out_of_frame[known])
+        parts = (pred.astype(np.float64), gt[known].astype(np.float64), pred2d, gt2d[known],
+                 occluded[known], out_of_frame[known])
         pooled.setdefault(round(float(e.target_level), 6), []).append(parts)
     levels, everything = {}, []
     for level in sorted(pooled):
@@ -93,8 +112,8 @@ def evaluate_image_run(bench, run_dir: str | Path, split: str = "test", write: b
         raise OccposeError(f"{run}: no predicted frames in split {split!r}")
     total = _scores(*[np.concatenate(x) for x in zip(*everything)])
     meta = {}
-    if (run / "predict.json").is_file():
-        meta = json.loads((run / "predict.json").read_text("utf-8"))
+    if (run / PREDICT_FILE).is_file():
+        meta = json.loads((run / PREDICT_FILE).read_text("utf-8"))
     result = {"run": str(run), "split": split, "root_depth": meta.get("root_depth"),
               "flip": meta.get("flip"), "levels": levels, "all": total}
     if write:
@@ -138,5 +157,7 @@ def ablation_table(results: dict[str, dict]) -> str:
 
 def compare_image_runs(bench, runs: dict[str, str | Path], split: str = "test") -> tuple[dict, str]:
     """Evaluate several runs (e.g. ``{"p=0": RUN0, "p=0.5": RUN1}``): (results, markdown table)."""
-    results = {label: evaluate_image_run(bench, run, split) for label, run in runs.items()}
+    bench = _open(bench)
+    truth = _truth(bench, split)
+    results = {label: _score_run(bench, truth, run, split, True) for label, run in runs.items()}
     return results, ablation_table(results)

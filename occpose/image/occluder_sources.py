@@ -40,6 +40,18 @@ class OccluderSource(Protocol):
         """One (h, w, 4) uint8 RGBA occluder."""
 
 
+class _Cutouts:
+    """A source that samples uniformly from a fixed list of RGBA cut-outs ``self.cutouts``."""
+
+    cutouts: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.cutouts)
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        return self.cutouts[int(rng.integers(len(self.cutouts)))]
+
+
 # ------------------------------------------------------------------------------------ procedural
 class ProceduralOccluders:
     """Random shapes with random textures, drawn at ``size`` pixels (resized when pasted)."""
@@ -144,7 +156,7 @@ def load_cutout(path: str | Path, min_size: int = 8) -> np.ndarray:
     return np.ascontiguousarray(box)
 
 
-class FolderOccluders:
+class FolderOccluders(_Cutouts):
     """RGBA cut-outs from a folder (recursively): files ending in :data:`IMAGE_SUFFIXES`.
 
     Other files (READMEs, licences) and hidden files are ignored; every image file must be a valid
@@ -163,12 +175,6 @@ class FolderOccluders:
                                f"({', '.join(IMAGE_SUFFIXES)})")
         self.files = files
         self.cutouts = [load_cutout(p, min_size) for p in files]
-
-    def __len__(self) -> int:
-        return len(self.cutouts)
-
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
-        return self.cutouts[int(rng.integers(len(self.cutouts)))]
 
 
 # ------------------------------------------------------------------------------------ rendered
@@ -246,7 +252,7 @@ def cut_out(image: np.ndarray, mask: np.ndarray, erode: int = 1, min_pixels: int
     return np.ascontiguousarray(np.concatenate([image[sl][..., :3], alpha], axis=-1))
 
 
-class RenderedOccluders:
+class RenderedOccluders(_Cutouts):
     """Cut-outs of the benchmark's rendered occluders (module docstring).
 
     Args:
@@ -259,12 +265,6 @@ class RenderedOccluders:
                                "rendered frames with visible occluders (levels > 0); use the "
                                "procedural or folder occluder sources")
         self.cutouts = cutouts
-
-    def __len__(self) -> int:
-        return len(self.cutouts)
-
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
-        return self.cutouts[int(rng.integers(len(self.cutouts)))]
 
     @classmethod
     def from_benchmark(cls, bench, entries, rng: np.random.Generator, per_sequence: int = 4,

@@ -26,7 +26,7 @@ A sequence without any rendered frame cannot be predicted: it is skipped and lis
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +35,9 @@ import torch
 from ..dataset.atomic import atomic_path, atomic_write_text
 from .crops import crop_to_image
 from .data import CropDataset, SequenceFrames, frame_refs, load_frames
-from .settings import ImageSection
-from .train import CHECKPOINT, build_model, load_checkpoint, read_run_settings, resolve_device, section_of_run
+from .settings import ImageSection, section_from_dict
+from .train import (CHECKPOINT, SETTINGS, build_model, load_checkpoint, read_run_settings,
+                    resolve_device)
 from .volumetric import PoseNet, back_project, flip_coords
 
 __all__ = ["LoadedImageRun", "load_image_run", "predict_crops", "predict_sequence",
@@ -63,7 +64,7 @@ def load_image_run(run_dir: str | Path, device: str | None = None) -> LoadedImag
 
     run_dir = Path(run_dir)
     data = read_run_settings(run_dir)
-    sec = section_of_run(run_dir)
+    sec = section_from_dict(data["image"], str(run_dir / SETTINGS))
     dev = resolve_device(device or sec.device)
     ckpt = load_checkpoint(run_dir / CHECKPOINT, map_location=dev)
     model = build_model(sec, int(data["num_joints"])).to(dev)
@@ -119,7 +120,7 @@ def predict_sequence(run: LoadedImageRun, root, seq: SequenceFrames, root_depth:
     refs = frame_refs([seq])
     if len(refs) == 0:
         return None
-    sec = replace(run.section, flip_prob=0.0)
+    sec = run.section   # train=False: no flips, jitter or occluders
     ds = CropDataset(root, [seq], refs, sec, run.flip_perm, train=False)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=workers)
     n_t, n_j = seq.joints_2d.shape[:2]
@@ -164,6 +165,7 @@ def predict_benchmark(data, run_dir: str | Path, device: str | None = None,
     if root_depth not in ("predicted", "truth"):
         from ..errors import OccposeError
         raise OccposeError(f"--root-depth {root_depth!r}: expected predicted or truth")
+    run_dir = Path(run_dir)
     done, skipped = [], []
     for entry in tqdm(bench.entries, desc="image-predict", unit="seq", disable=not progress):
         (seq,) = load_frames(bench, [entry])
@@ -171,7 +173,6 @@ def predict_benchmark(data, run_dir: str | Path, device: str | None = None,
         if pred is None:
             skipped.append(entry.id)
             continue
-        run_dir = Path(run_dir)
         _save_npy(run_dir / "keypoints2d" / f"{entry.id}.npy", pred.keypoints2d)
         _save_npy(run_dir / "predictions3d" / f"{entry.id}.npy", pred.poses3d)
         _save_npy(run_dir / "predicted_frames" / f"{entry.id}.npy", pred.predicted)
@@ -180,5 +181,5 @@ def predict_benchmark(data, run_dir: str | Path, device: str | None = None,
                "config_sha256": bench.manifest["config_sha256"], "epoch": run.epoch,
                "root_depth": root_depth, "flip": bool(flip), "sequences": done, "skipped": skipped,
                "interpolation": "linear over time between predicted frames, edges held"}
-    atomic_write_text(Path(run_dir) / PREDICT_FILE, json.dumps(summary, indent=1) + "\n")
+    atomic_write_text(run_dir / PREDICT_FILE, json.dumps(summary, indent=1) + "\n")
     return summary

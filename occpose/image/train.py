@@ -19,7 +19,6 @@ from a per-epoch generator.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
@@ -33,7 +32,7 @@ from ..dataset.atomic import atomic_write_text
 from ..dataset.jsonio import read_json_object
 from ..errors import OccposeError
 from ..harness import checkpoint as harness_checkpoint
-from ..harness.device import resolve_device
+from ..harness.device import autocast, flush_denormal, resolve_device
 from .data import CropDataset, frame_refs, load_frames, require_frames
 from .settings import RUNTIME_KEYS, ImageSection, section_dict, section_from_dict
 from .volumetric import PoseNet, back_project
@@ -196,7 +195,7 @@ def train_image_model(data, out: str | Path, sec: ImageSection, device: str | No
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
 
-    with _flush_denormal():
+    with flush_denormal():
         for epoch in range(start, sec.epochs):
             metrics.append(_epoch(model, opt, train_ds, val_ds, sec, epoch, dev, out, progress,
                                   max_steps))
@@ -246,7 +245,7 @@ def _step(model, opt, batch: dict, sec: ImageSection, dev) -> tuple[float, float
     batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
     if dev.type == "cuda":
         batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-    with _autocast(dev):
+    with autocast(dev):
         out = model(batch["image"])
     loss, rel = image_loss(out, batch, sec)
     opt.zero_grad(set_to_none=True)
@@ -256,18 +255,6 @@ def _step(model, opt, batch: dict, sec: ImageSection, dev) -> tuple[float, float
     return float(loss.detach()), float(err)
 
 
-@contextlib.contextmanager
-def _flush_denormal():
-    """Subnormal floats flushed to zero while training on the CPU (x86's subnormal path is
-    slow: near-zero softmax gradients); the previous setting is restored."""
-    flushed = torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        if flushed:
-            torch.set_flush_denormal(False)
-
-
 def _save(out: Path, model, opt, epoch: int, metrics: list[dict], settings: dict) -> None:
     state = {"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
              "metrics": metrics, "rng": torch.get_rng_state(), "settings": json.dumps(settings)}
@@ -275,19 +262,7 @@ def _save(out: Path, model, opt, epoch: int, metrics: list[dict], settings: dict
     harness_checkpoint.write_metrics_log(out / METRICS, metrics)
 
 
-def _autocast(dev: torch.device):
-    if dev.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def _bar(total: int, desc: str, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="batch", disable=not enabled, leave=False)
-
-
-def section_of_run(run_dir: str | Path) -> ImageSection:
-    """The ImageSection a run was trained with."""
-    data = read_run_settings(run_dir)
-    return section_from_dict(data["image"], str(Path(run_dir) / SETTINGS))
