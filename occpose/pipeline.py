@@ -173,9 +173,12 @@ def run_pipeline(opts: RunOptions) -> dict:
         timings["image"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    train_seqs = split_sequences(from_benchmark(bench), "train")
+    def load_split(b, split):  # only the split's sequences are read and checked
+        return split_sequences(from_benchmark(b, b.select(split=split)), split)
+
+    train_seqs = load_split(bench, "train")
     test_bench = open_benchmark(test_dir)
-    test_seqs = split_sequences(from_benchmark(test_bench), "test")
+    test_seqs = load_split(test_bench, "test")
     if not test_seqs:
         raise OccposeError(f"{test_dir}: no test-split sequences to evaluate on")
     runs = []
@@ -188,7 +191,7 @@ def run_pipeline(opts: RunOptions) -> dict:
                         progress=opts.progress)
             runs.append(run_dir)
     if image_runs:
-        rendered_train = split_sequences(from_benchmark(test_bench), "train")
+        rendered_train = load_split(test_bench, "train")
         for label, image_run in image_runs.items():
             for seed in cfg.train.seeds:
                 run_dir = out / "runs" / f"tcn-detector-{image_run.name}-s{seed}"

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import OccposeError
-from ..models import TemporalModelOptimized1f, build_model
+from ..models import build_model
 from ..skeleton import Skeleton
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .data import Prepared, flip_labels, flip_poses, skeleton_for
@@ -33,10 +33,10 @@ def _kwargs(settings: RunSettings, num_joints: int) -> dict:
                 **settings.model_kwargs)
 
 
-def build_eval_model(settings: RunSettings, num_joints: int) -> nn.Module:
+def build_eval_model(settings: RunSettings, num_joints: int, single_frame: bool = False) -> nn.Module:
     """The model that runs on whole sequences (dilated TCN, occlusion-aware TCN or linear)."""
     try:
-        return build_model(settings.model, **_kwargs(settings, num_joints))
+        return build_model(settings.model, **_kwargs(settings, num_joints), single_frame=single_frame)
     except ValueError as e:
         raise OccposeError(str(e)) from None
 
@@ -45,18 +45,7 @@ def build_train_model(settings: RunSettings, num_joints: int) -> nn.Module:
     """The model trained on receptive-field windows: the strided single-frame twin of the TCN
     (``tcn``, ``tcn-aug``) or of the occlusion-aware TCNs, with the evaluation model's
     ``state_dict``; ``linear`` as is."""
-    if settings.model in ("tcn-occ1", "tcn-occseq"):
-        try:
-            return build_model(settings.model, **_kwargs(settings, num_joints), single_frame=True)
-        except ValueError as e:
-            raise OccposeError(str(e)) from None
-    if settings.model in ("tcn", "tcn-aug"):
-        kw = _kwargs(settings, num_joints)
-        return TemporalModelOptimized1f(
-            num_joints_in=num_joints, in_features=2, num_joints_out=num_joints,
-            filter_widths=kw["filter_widths"], causal=kw["causal"], channels=kw["channels"],
-            dropout=0.25 if kw["dropout"] is None else kw["dropout"])
-    return build_eval_model(settings, num_joints)
+    return build_eval_model(settings, num_joints, single_frame=True)
 
 
 def padding_of(model: nn.Module) -> tuple[int, int]:

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..camera import Camera, in_frame, look_at, project_to_2d, world_to_camera
-from ..dataset.poses import PoseSequence
+from ..dataset.manifest import sequence_id
+from ..dataset.poses import LABEL_ARRAYS, PoseSequence
 from ..rng import key_rng
 from ..skeleton import H36M_17
 
@@ -30,7 +31,7 @@ _SWING = {2: (0.5, 0.0), 3: (0.3, 0.5), 5: (0.5, np.pi), 6: (0.3, np.pi + 0.5),
           12: (0.6, np.pi), 13: (0.4, np.pi + 0.4), 15: (0.6, 0.0), 16: (0.4, 0.4)}
 _ACTION_SPEED = {"walk": 1.0, "jog": 1.8, "box": 2.5, "gesture": 0.6, "throw_catch": 1.3,
                  "sit_down": 0.4}
-_SUBJECT_HEIGHT = {"S1": 1.55, "S2": 1.68, "S3": 1.81, "S4": 1.63, "S5": 1.74}
+TOY_HEIGHTS = {"S1": 1.55, "S2": 1.68, "S3": 1.81, "S4": 1.63, "S5": 1.74}
 CAMERAS = {"cam0": ([3.6, 3.4, 1.6], [0.0, 0.0, 1.0]), "cam2": ([-3.7, -3.3, 1.65], [0.0, 0.0, 1.0])}
 
 
@@ -42,7 +43,7 @@ def toy_camera(name: str, size: int = 1000) -> Camera:
 
 def _motion(subject: str, action: str, frames: int, fps: float) -> np.ndarray:
     """(T, 17, 3) world joints of a stick figure walking a circle."""
-    scale = _SUBJECT_HEIGHT.get(subject, 1.7) / 1.75
+    scale = TOY_HEIGHTS.get(subject, 1.7) / 1.75
     speed = _ACTION_SPEED.get(action, 1.0)
     rng = key_rng("toy-motion", subject, action)
     phase0 = rng.uniform(0, 2 * np.pi)
@@ -106,14 +107,11 @@ def toy_sequences(subjects=("S1", "S2"), actions=("walk", "box"), cameras=("cam0
                 for lv in levels:
                     arr = toy_arrays(s, a, cam, lv, frames)
                     out.append(PoseSequence(
-                        id=f"{s}_{a}_{c}_L{round(lv * 100):03d}", subject=s, action=a, camera=c,
+                        id=sequence_id(s, a, c, lv), subject=s, action=a, camera=c,
                         split="test" if s in test_subjects else "train", level=float(lv),
                         joints_3d_cam=arr["joints_3d_cam"], joints_2d=arr["joints_2d"],
                         width=cam.width, height=cam.height,
-                        labels={k: arr[k] for k in ("visibility", "occluded", "out_of_frame",
-                                                    "occluded_by_body", "occluded_by_object",
-                                                    "occluded_clustered", "occluded_boxed",
-                                                    "occluded_boxed_depth")}))
+                        labels={k: arr[k] for k in LABEL_ARRAYS}))
     return out
 
 
@@ -126,7 +124,7 @@ def toy_config(subjects=("S1", "S2"), actions=("walk", "box"), cameras=("cam0",)
         "benchmark": {"name": "toy", "frames": frames, "actions": list(actions),
                       "levels": list(levels), "train_subjects": list(subjects),
                       "test_subjects": list(test_subjects)},
-        "subjects": {s: {"height": _SUBJECT_HEIGHT.get(s, 1.7)} for s in (*subjects, *test_subjects)},
+        "subjects": {s: {"height": TOY_HEIGHTS.get(s, 1.7)} for s in (*subjects, *test_subjects)},
         "cameras": [{"name": c, "position": CAMERAS[c][0], "target": CAMERAS[c][1]} for c in cameras],
     }
     if train:
@@ -136,7 +134,8 @@ def toy_config(subjects=("S1", "S2"), actions=("walk", "box"), cameras=("cam0",)
 
 def write_toy_benchmark(root: str | Path, **kw) -> Path:
     """Write a valid benchmark directory of toy sequences (arguments as :func:`toy_config`)."""
-    from ..dataset import BenchmarkWriter, SequenceEntry, sequence_id
+    from ..dataset import BenchmarkWriter, SequenceEntry
+    from ..generate import split_of
 
     cfg = toy_config(**kw)
     writer = BenchmarkWriter(root, cfg, overwrite=True)
@@ -148,9 +147,7 @@ def write_toy_benchmark(root: str | Path, **kw) -> Path:
                 for lv in b.levels:
                     sid = sequence_id(s, a, cam.name, lv)
                     arr = toy_arrays(s, a, cam, lv, b.frames, b.fps)
-                    entry = SequenceEntry(sid, s, a, cam.name,
-                                          "train" if s in b.train_subjects else "test", lv,
-                                          b.frames, "", "",
+                    entry = SequenceEntry(sid, s, a, cam.name, split_of(cfg, s), lv, b.frames, "", "",
                                           achieved_level=float(arr["occluder_fraction"].mean()))
                     writer.write_sequence(entry, arr)
                     ids.append(sid)

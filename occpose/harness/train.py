@@ -44,7 +44,7 @@ from torch.utils.data import DistributedSampler
 from ..dataset.poses import PoseSequence
 from ..errors import OccposeError
 from ..metrics import mpjpe, root_relative
-from ..models import occlude_keypoints, occlusion_aware_loss
+from ..models import occlude_keypoints, occlusion_loss
 from ..rng import key_seed
 from ..skeleton import Skeleton
 from .checkpoint import (CHECKPOINT_FILE, METRICS_FILE, load_checkpoint, rng_state, save_checkpoint,
@@ -178,9 +178,9 @@ def _loss(net: nn.Module, model: nn.Module, batch: Batch, settings: RunSettings)
         out = net(batch.keypoints, batch.occlusion)
         out.pose, out.occlusion = out.pose.float(), out.occlusion.float()
         target = model.occlusion_target(batch.occlusion)
-        loss = occlusion_aware_loss(out, batch.poses, target, settings.lambda_pose,
-                                    settings.lambda_occ)
-        return loss, mpjpe(out.pose, batch.poses), (out.occlusion - target).abs().mean()
+        # Wang et al.'s L' (occlusion_aware_loss), keeping its two terms for the log
+        pose_err, occ_err = mpjpe(out.pose, batch.poses), occlusion_loss(out.occlusion, target)
+        return settings.lambda_pose * pose_err + settings.lambda_occ * occ_err, pose_err, occ_err
     pose = net(batch.keypoints).float()                                         # (B, 1, J, 3)
     loss = mpjpe(pose, batch.poses)
     return loss, loss, None

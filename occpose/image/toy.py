@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ..camera import Camera, project_to_2d, world_to_camera
+from ..harness.toy import TOY_HEIGHTS
 from ..rng import key_rng
 
 __all__ = ["toy_image_config", "write_toy_image_benchmark", "draw_frame"]
-
-_HEIGHTS = {"S1": 1.55, "S2": 1.68, "S3": 1.81, "S4": 1.63, "S5": 1.74}
 
 
 def toy_image_config(subjects=("S1",), test_subjects=("S4",), actions=("walk",),
@@ -33,7 +32,7 @@ def toy_image_config(subjects=("S1",), test_subjects=("S4",), actions=("walk",),
         "benchmark": {"name": "toy-image", "seed": seed, "frames": frames, "actions": list(actions),
                       "levels": list(levels), "train_subjects": list(subjects),
                       "test_subjects": list(test_subjects), "area_radius": 0.4},
-        "subjects": {s: {"height": _HEIGHTS.get(s, 1.7)} for s in (*subjects, *test_subjects)},
+        "subjects": {s: {"height": TOY_HEIGHTS.get(s, 1.7)} for s in (*subjects, *test_subjects)},
         "cameras": [{"name": "cam0", "position": [2.5, 2.3, 1.4], "target": [0.0, 0.0, 0.9]}],
         "render": {"resolution": [size, size]},
     }

@@ -46,13 +46,17 @@ _TEMPORAL = {"tcn": TemporalModel, "tcn-aug": TemporalModel,
 
 def build_model(name: str, num_joints: int, filter_widths: Sequence[int] = (3, 3, 3),
                 channels: int = 1024, dropout: float | None = None, causal: bool = False,
-                **kw) -> nn.Module:
+                single_frame: bool = False, **kw) -> nn.Module:
     """Build a benchmark model by name.
 
     Args:
         name: one of :data:`MODEL_NAMES`.
         num_joints: joints in and out (2D in, 3D out).
         filter_widths, causal: temporal models only (ignored by ``linear``).
+        single_frame: temporal models only: the strided single-frame training twin
+            (:class:`TemporalModelOptimized1f`, or the occlusion-aware models' strided trunk),
+            whose ``state_dict`` loads into the model built without it; ``linear`` is a
+            single-frame model already and ignores it.
         channels: conv channels, or the hidden width of ``linear``.
         dropout: None for the model's paper default (0.25 for the TCNs, 0.5 for ``linear``).
         **kw: further constructor arguments, e.g. ``occ_channels``, ``threshold``, ``gating`` for
@@ -70,6 +74,10 @@ def build_model(name: str, num_joints: int, filter_widths: Sequence[int] = (3, 3
         args = dict(num_joints_in=num_joints, in_features=2, num_joints_out=num_joints,
                     filter_widths=tuple(filter_widths), causal=causal,
                     dropout=0.25 if dropout is None else dropout, channels=channels)
+        if cls is TemporalModel:
+            cls = TemporalModelOptimized1f if single_frame else TemporalModel
+        else:
+            args["single_frame"] = single_frame
     else:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODEL_NAMES)}")
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}

@@ -88,7 +88,6 @@ class _OccTemporalModelBase(nn.Module):
         self.in_features = in_features
         self.threshold = threshold
         self.gating = gating
-        self.single_frame = single_frame
         trunk = TemporalModelOptimized1f if single_frame else TemporalModel
         self.trunk = trunk(num_joints_in, in_features, num_joints_out, filter_widths,
                            causal=causal, dropout=dropout, channels=channels)
