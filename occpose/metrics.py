@@ -21,7 +21,8 @@ import sys
 
 import numpy as np
 
-__all__ = ["mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "root_relative", "procrustes_align"]
+__all__ = ["mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "root_relative", "procrustes_align",
+           "scale_align"]
 
 _EPS = 1e-12
 
@@ -152,6 +153,19 @@ def p_mpjpe(pred, target, mask=None):
     return _masked_mean(torch, _joint_errors(torch, aligned, target), mask)
 
 
+def scale_align(pred, target):
+    """Each predicted pose scaled by its least-squares optimal scale
+    ``s = <pred, target> / <pred, pred>`` (sums over joints and xyz); no rotation or translation.
+
+    Args:
+        pred, target: (..., J, 3) poses.
+    Returns:
+        (..., J, 3) scaled prediction, same kind as the inputs.
+    """
+    torch, pred, target, _ = _coerce(pred, target)
+    return _sum(torch, pred * target, (-2, -1)) / (_sum(torch, pred ** 2, (-2, -1)) + _EPS) * pred
+
+
 def n_mpjpe(pred, target, mask=None):
     """MPJPE after scaling each predicted pose by its least-squares optimal scale.
 
@@ -165,8 +179,7 @@ def n_mpjpe(pred, target, mask=None):
         Scalar, same units as the input; nan if ``mask`` selects nothing.
     """
     torch, pred, target, mask = _coerce(pred, target, mask)
-    scale = _sum(torch, pred * target, (-2, -1)) / (_sum(torch, pred ** 2, (-2, -1)) + _EPS)
-    return _masked_mean(torch, _joint_errors(torch, scale * pred, target), mask)
+    return _masked_mean(torch, _joint_errors(torch, scale_align(pred, target), target), mask)
 
 
 def mpjve(pred, target, mask=None):

@@ -33,7 +33,7 @@ import numpy as np
 from ..dataset.atomic import atomic_write_text
 from ..dataset.poses import PoseSequence
 from ..errors import OccposeError
-from ..metrics import procrustes_align, root_relative
+from ..metrics import procrustes_align, root_relative, scale_align
 from .data import Prepared, prepare
 from .device import resolve_device
 from .checkpoint import CHECKPOINT_FILE
@@ -49,7 +49,6 @@ SPLITS = ("all", "visible", "occluded")
 UNITS = {"mpjpe": "mm", "p_mpjpe": "mm", "n_mpjpe": "mm", "mpjve": "mm/frame"}
 RESULTS_FORMAT = "occpose-results/1"
 TCN_MODELS = ("tcn", "tcn-aug", "tcn-occ1", "tcn-occseq")
-_EPS = 1e-12
 
 
 def joint_errors(pred: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
@@ -66,10 +65,9 @@ def joint_errors(pred: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
     pred = np.asarray(pred, dtype=np.float64) * 1000.0
     target = np.asarray(target, dtype=np.float64) * 1000.0
     aligned = procrustes_align(pred, target)                                     # (T, J, 3)
-    scale = (pred * target).sum((-2, -1), keepdims=True) / ((pred ** 2).sum((-2, -1), keepdims=True) + _EPS)
     out = {"mpjpe": np.linalg.norm(pred - target, axis=-1),
            "p_mpjpe": np.linalg.norm(aligned - target, axis=-1),
-           "n_mpjpe": np.linalg.norm(scale * pred - target, axis=-1)}
+           "n_mpjpe": np.linalg.norm(scale_align(pred, target) - target, axis=-1)}
     if len(pred) >= 2:
         out["mpjve"] = np.linalg.norm(np.diff(pred, axis=0) - np.diff(target, axis=0), axis=-1)
     else:
