@@ -34,7 +34,7 @@ from ..errors import OccposeError
 from ..harness import checkpoint as harness_checkpoint
 from ..harness.device import autocast, flush_denormal, resolve_device
 from .data import CropDataset, frame_refs, load_frames, require_frames
-from .settings import RUNTIME_KEYS, ImageSection, section_dict, section_from_dict
+from .settings import RUNTIME_KEYS, ImageSection, section_dict
 from .volumetric import PoseNet, back_project
 
 __all__ = ["ImageTrainResult", "build_model", "make_paster", "train_image_model", "resolve_device",

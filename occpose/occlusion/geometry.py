@@ -258,7 +258,7 @@ class OccluderSet:
         out = np.zeros((t, o, 2, 3))
         rot, centre = self.pose[..., :3, :3], self.pose[..., :3, 3]  # (T,O,3,3), (T,O,3)
         for i in range(o):
-            code, (sx, sy, sz) = int(self.shape[i]), self.size[i]
+            code, (sx, _, sz) = int(self.shape[i]), self.size[i]
             r, c = rot[:, i], centre[:, i]
             if code == BOX:
                 ext = np.abs(r) @ self.size[i]

@@ -28,9 +28,7 @@ from ..camera import Camera, normalize_screen_coordinates
 from .heuristics_boxed import (BOX_LAYOUTS, BoxLayout, box_depths, box_hits,  # noqa: F401 (re-exported)
                                boxed_occlusion, boxed_occlusion_grid, points_in_convex_quads,
                                points_in_hull4, segment_boxes)
-from .heuristics_clustered import (clustered_occlusion, clustered_occlusion_grid,  # noqa: F401
-                                   clusters_from_distances, occluded_in_clusters,
-                                   pairwise_distances)
+from .heuristics_clustered import clustered_occlusion, clustered_occlusion_grid  # noqa: F401
 
 if TYPE_CHECKING:
     from ..config import HeuristicsSection

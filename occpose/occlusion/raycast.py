@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import BOX, CAPSULE, CYLINDER, MESH, SPHERE, OccluderSet
+from .geometry import BOX, CAPSULE, CYLINDER, SPHERE, OccluderSet
 
 _PARALLEL = 1e-18  # squared sine below which a ray counts as parallel to an axis / a plane
 _GENERIC = np.array([[0.5773, 0.5774, 0.5779], [-0.6228, 0.4163, 0.6624],
