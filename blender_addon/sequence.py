@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from occpose.body import BodyModel
-from occpose.camera import Camera, project_to_2d, world_to_camera
+from occpose.camera import Camera, world_to_camera
 from occpose.config import Config
 from occpose.dataset import SequenceEntry
-from occpose.generate import SequenceKey, place_sequence, split_of, to_layout, visibility_params
+from occpose.generate import SequenceKey, place_sequence, sequence_record, visibility_params
 from occpose.occlusion.geometry import OccluderSet
 from occpose.occlusion.visibility import VisibilityLabels, labels_from_counts, out_of_frame_mask
 from occpose.rng import key_rng, key_seed
-from occpose.skeleton import H36M_17, get_skeleton
 
 from . import appearance, bridge, distortion, labels, masks, pngio, render, scenery
 
@@ -178,33 +177,12 @@ def sequence_arrays(cfg: Config, inputs: SequenceInputs, lab: VisibilityLabels, 
                     rendered: np.ndarray) -> tuple[SequenceEntry, dict[str, np.ndarray]]:
     """Arrays as ``occpose.generate.make_sequence`` writes them, with Blender labels, plus
     ``mask_visible_fraction`` and ``rendered``."""
-    from occpose.occlusion.heuristics import heuristic_labels
-
-    key, camera = inputs.key, inputs.camera
-    joints_cam = inputs.joints_cam
-    joints_2d = project_to_2d(joints_cam, camera)
-    arrays = {
-        "joints_3d_world": inputs.joints_world.astype(np.float32),
-        "joints_3d_cam": joints_cam.astype(np.float32),
-        "joints_2d": joints_2d.astype(np.float32),
-        **lab.to_arrays(),
-        **heuristic_labels(joints_cam, joints_2d, camera, cfg.heuristics),
-        "mask_visible_fraction": np.asarray(visible_fraction, np.float32),
-        "rendered": np.asarray(rendered, bool),
-        **inputs.occluders.to_arrays(),
-    }
-    skeleton = get_skeleton(cfg.benchmark.skeleton)
-    if skeleton.name != H36M_17.name:
-        arrays = to_layout(arrays, skeleton)
-    occ = inputs.occluders
-    extra = {"occluders": int(occ.group.max() + 1) if occ.num_primitives else 0,
-             "search_steps": inputs.steps, "rendered_frames": int(np.count_nonzero(rendered)),
+    extra = {"rendered_frames": int(np.count_nonzero(rendered)),
              "mask_occlusion": round(float(1.0 - np.mean(visible_fraction)), 6)}
     if inputs.analytic is not None:
         extra["analytic_agreement"] = round(labels.agreement(lab, inputs.analytic), 6)
-    entry = SequenceEntry(
-        id=key.id, subject=key.subject, action=key.action, camera=key.camera,
-        split=split_of(cfg, key.subject), target_level=key.level, frames=inputs.n_frames, path="",
-        sha256="", achieved_level=float(arrays["occluder_fraction"].mean()),
-        self_occlusion=float(arrays["self_occlusion_fraction"].mean()), extra=extra)
-    return entry, arrays
+    return sequence_record(
+        cfg, inputs.key, inputs.joints_world, inputs.camera, lab, inputs.occluders, inputs.steps,
+        extra_arrays={"mask_visible_fraction": np.asarray(visible_fraction, np.float32),
+                      "rendered": np.asarray(rendered, bool)},
+        extra=extra)

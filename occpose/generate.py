@@ -123,37 +123,48 @@ def make_sequence(cfg: Config, key: SequenceKey, joints_world: np.ndarray,
     Args:
         joints_world: (T, 17, 3) float64 (float32-exact) world joints of the clip.
     """
+    placed = place_sequence(cfg, key, joints_world, camera)
+    return sequence_record(cfg, key, joints_world, camera, placed.labels, placed.occluders,
+                           placed.steps)
+
+
+def sequence_record(cfg: Config, key: SequenceKey, joints_world: np.ndarray, camera: Camera,
+                    labels, occluders, steps: int, extra_arrays: dict | None = None,
+                    extra: dict | None = None) -> tuple[SequenceEntry, dict[str, np.ndarray]]:
+    """The manifest entry and arrays (dataset format) of one labelled sequence; both backends
+    write through here.
+
+    Args:
+        joints_world: (T, 17, 3) world joints; labels: their
+            :class:`~occpose.occlusion.visibility.VisibilityLabels`; occluders: the placed
+            :class:`~occpose.occlusion.geometry.OccluderSet`; steps: placement search steps.
+        extra_arrays: backend arrays, stored after the heuristic labels and before the occluder
+            geometry (the npz member order, and so the bytes, depend on it).
+        extra: backend summary added to the entry's ``extra``.
+    """
     from .occlusion.heuristics import heuristic_labels
 
-    b = cfg.benchmark
-    placed = place_sequence(cfg, key, joints_world, camera)
-    labels = placed.labels
     joints_cam = world_to_camera(joints_world, camera)
     joints_2d = project_to_2d(joints_cam, camera)
     arrays = {
         "joints_3d_world": joints_world.astype(np.float32),
         "joints_3d_cam": joints_cam.astype(np.float32),
         "joints_2d": joints_2d.astype(np.float32),
-        "visibility": labels.visibility,
-        "occluded": labels.occluded,
-        "occluded_by_body": labels.occluded_by_body,
-        "occluded_by_object": labels.occluded_by_object,
-        "out_of_frame": labels.out_of_frame,
-        "occluder_fraction": labels.occluder_fraction,
-        "self_occlusion_fraction": labels.self_occlusion_fraction,
+        **labels.to_arrays(),
         **heuristic_labels(joints_cam, joints_2d, camera, cfg.heuristics),
-        **placed.occluders.to_arrays(),
+        **(extra_arrays or {}),
+        **occluders.to_arrays(),
     }
-    skeleton = get_skeleton(b.skeleton)
+    skeleton = get_skeleton(cfg.benchmark.skeleton)
     if skeleton.name != H36M_17.name:
         arrays = to_layout(arrays, skeleton)
     entry = SequenceEntry(
         id=key.id, subject=key.subject, action=key.action, camera=key.camera,
-        split=split_of(cfg, key.subject), target_level=key.level, frames=b.frames, path="",
-        sha256="", achieved_level=float(arrays["occluder_fraction"].mean()),
+        split=split_of(cfg, key.subject), target_level=key.level, frames=len(joints_world),
+        path="", sha256="", achieved_level=float(arrays["occluder_fraction"].mean()),
         self_occlusion=float(arrays["self_occlusion_fraction"].mean()),
-        extra={"occluders": int(placed.occluders.group.max() + 1) if placed.occluders.num_primitives else 0,
-               "search_steps": placed.steps})
+        extra={"occluders": int(occluders.group.max() + 1) if occluders.num_primitives else 0,
+               "search_steps": steps, **(extra or {})})
     return entry, arrays
 
 
