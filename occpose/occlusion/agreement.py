@@ -217,6 +217,7 @@ def agreement_report(bench, split: str | None = None, sweep: bool = False) -> di
     level0 = [i for i, lv in enumerate(ls.levels) if lv == 0.0]
     self_only = {h: confusion(ls.predicted[h], ls.by_body, ls.valid & ~ls.by_object).to_dict()
                  for h in HEURISTICS}
+    by_level = {level_key(lv): _group(ls, frames=ls.level == i) for i, lv in enumerate(ls.levels)}
     report = {
         "benchmark": str(bench.root),
         "name": bench.manifest.get("name"),
@@ -230,8 +231,8 @@ def agreement_report(bench, split: str | None = None, sweep: bool = False) -> di
         "arrays": dict(HEURISTICS),
         "overall": _group(ls),
         "self_occlusion_truth": self_only,
-        "level0": _group(ls, frames=ls.level == level0[0]) if level0 else None,
-        "by_level": {level_key(lv): _group(ls, frames=ls.level == i) for i, lv in enumerate(ls.levels)},
+        "level0": by_level[level_key(ls.levels[level0[0]])] if level0 else None,
+        "by_level": by_level,
         "by_action": {a: _group(ls, frames=ls.action == i) for i, a in enumerate(ls.actions)},
         "by_joint": {name: _group(ls, joint=j) for j, name in enumerate(ls.joint_names)},
     }

@@ -211,11 +211,8 @@ class OccluderSet:
     # ------------------------------------------------------------------------------ transforms
     def in_camera_frame(self, camera) -> "OccluderSet":
         """The same set with poses object-to-camera (x right, y down, z forward)."""
-        w2c = np.eye(4)
         rot = np.asarray(camera.rot_world_to_cam, dtype=np.float64)
-        w2c[:3, :3] = rot
-        w2c[:3, 3] = -rot @ np.asarray(camera.position, dtype=np.float64)
-        pose = w2c @ self.pose  # (T, O, 4, 4)
+        pose = rigid_transform(rot, -rot @ np.asarray(camera.position, dtype=np.float64)) @ self.pose  # (T, O, 4, 4)
         pose[..., 3, :] = (0.0, 0.0, 0.0, 1.0)
         return self._replace(pose=pose)
 
@@ -247,6 +244,10 @@ class OccluderSet:
         if self.shape[i] != MESH:
             raise ValueError(f"primitive {i} is a {SHAPE_NAMES[int(self.shape[i])]}, not a mesh")
         return self.meshes[int(self.mesh_index[i])].vertices * self.size[i]
+
+    def mesh_triangles(self, i: int) -> np.ndarray:
+        """(F, 3, 3) float64: triangles of MESH primitive ``i`` in its object frame, scaled."""
+        return self.mesh_vertices(i)[self.meshes[int(self.mesh_index[i])].faces]
 
     def world_aabb(self) -> np.ndarray:
         """(T, O, 2, 3) float64 axis-aligned bounds (min, max) of every primitive per frame.

@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .geometry import rigid_transform, rotation_z
+
 
 @dataclass(frozen=True, eq=False)
 class Stage:
@@ -70,10 +72,12 @@ class Stage:
     @property
     def world_to_view(self) -> np.ndarray:
         """(4, 4) rigid transform world -> view frame (depth, lateral, z)."""
-        m = np.eye(4)
-        m[:3, :3] = np.stack([self.u, self.v, [0.0, 0.0, 1.0]])
-        m[:3, 3] = -m[:3, :3] @ self.origin
-        return m
+        rot = np.stack([self.u, self.v, [0.0, 0.0, 1.0]])
+        return rigid_transform(rot, -rot @ self.origin)
+
+    def view_aabb(self, occ) -> np.ndarray:
+        """(T, O, 2, 3) bounds (min, max) of a world-frame set's primitives in the view frame."""
+        return occ._replace(pose=self.world_to_view @ occ.pose).world_aabb()
 
     def to_world(self, depth, lateral, z) -> np.ndarray:
         """(..., 3) world points from view-frame coordinates (broadcast)."""
@@ -87,9 +91,8 @@ class Stage:
         Local axes: x lateral (v), y towards the camera (-u), z up; ``yaw`` turns the group
         about z (radians).
         """
-        c, s = np.cos(yaw), np.sin(yaw)
         base = np.stack([self.v, -self.u, [0.0, 0.0, 1.0]], axis=1)  # columns: local axes
-        return base @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        return base @ rotation_z(yaw)
 
     def centre_slope(self) -> np.ndarray:
         """(T,) lateral / depth of the middle of the body's silhouette."""

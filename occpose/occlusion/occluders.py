@@ -98,11 +98,7 @@ def build_set(groups: list[OccluderGroup], growths: list[float], meshes: tuple[M
 def view_bounds(groups: list[OccluderGroup], growths: list[float], stage: Stage,
                 meshes: tuple[MeshData, ...]) -> np.ndarray:
     """(T, O, 2, 3) bounds (min, max) of every primitive in the view frame (depth, lateral, z)."""
-    occ = build_set(groups, growths, meshes, stage.n_frames)
-    if not occ.num_primitives:
-        return np.zeros((stage.n_frames, 0, 2, 3))
-    view = occ._replace(pose=stage.world_to_view @ occ.pose)
-    return view.world_aabb()
+    return stage.view_aabb(build_set(groups, growths, meshes, stage.n_frames))
 
 
 def fit(group: OccluderGroup, stage: Stage, meshes: tuple[MeshData, ...]) -> OccluderGroup | None:

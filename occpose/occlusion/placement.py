@@ -313,7 +313,7 @@ def placement_problems(occ: OccluderSet, stage: Stage, max_speed: float) -> list
     """
     if not occ.num_primitives:
         return []
-    view = occ._replace(pose=stage.world_to_view @ occ.pose).world_aabb()  # (T, O, 2, 3)
+    view = stage.view_aabb(occ)  # (T, O, 2, 3)
     problems = []
     if view[..., 1, 0].max() > stage.back + 1e-6:
         problems.append(f"an occluder reaches depth {view[..., 1, 0].max():.3f} m, behind the "

@@ -179,7 +179,7 @@ def _prepare_occluders(occ: OccluderSet | None) -> list[tuple[np.ndarray, object
                                                     size[:, 0])
         out.append((idx, prep))
     for i in np.flatnonzero(occ.shape == MESH):
-        tri = occ.mesh_vertices(i)[occ.meshes[int(occ.mesh_index[i])].faces]
+        tri = occ.mesh_triangles(i)
         out.append((np.array([i]), raycast_camera.prepare_mesh(tri, occ.pose[:, i])))
     return out
 

@@ -42,7 +42,8 @@ def label_visibility_torch(joints_cam: np.ndarray, body, camera, occ: OccluderSe
     """
     import torch
 
-    from .visibility import OTHER_TOLERANCE, disk_pattern, labels_from_counts, out_of_frame_mask
+    from .visibility import (OTHER_TOLERANCE, disk_pattern, labels_from_counts, out_of_frame_mask,
+                             own_tolerance)
 
     device = torch.device(device) if device is not None else default_device()
     n_t, n_j, k = joints_cam.shape[0], joints_cam.shape[1], params.rays
@@ -62,9 +63,8 @@ def label_visibility_torch(joints_cam: np.ndarray, body, camera, occ: OccluderSe
         "seg_a": torch.as_tensor(body.seg_a, device=device),
         "seg_b": torch.as_tensor(body.seg_b, device=device),
         "radius": torch.as_tensor(body.radii, **f64),
-        "tol": torch.as_tensor(np.repeat(
-            np.where(body.incidence, params.tolerance, OTHER_TOLERANCE).T, k, axis=1),
-            device=device, dtype=torch.float32),  # (S, R)
+        "tol": torch.as_tensor(np.repeat(own_tolerance(body, params).T, k, axis=1),
+                               device=device, dtype=torch.float32),  # (S, R)
         "other_tol": OTHER_TOLERANCE,
     }
     occ_t = _occluders_to_device(occ, device)
@@ -89,9 +89,9 @@ def _occluders_to_device(occ: OccluderSet | None, device) -> dict | None:
                                                               dtype=torch.float64),
            "index": {code: torch.as_tensor(np.flatnonzero(occ.shape == code), device=device)
                      for code in (BOX, SPHERE, CAPSULE, CYLINDER)}}
-    out["meshes"] = {int(i): torch.as_tensor(occ.mesh_vertices(i)[
-        occ.meshes[int(occ.mesh_index[i])].faces], device=device, dtype=torch.float64)
-        for i in np.flatnonzero(occ.shape == MESH)}
+    out["meshes"] = {int(i): torch.as_tensor(occ.mesh_triangles(i), device=device,
+                                             dtype=torch.float64)
+                     for i in np.flatnonzero(occ.shape == MESH)}
     out["parity_dirs"] = torch.as_tensor(PARITY_DIRECTIONS, device=device,
                                          dtype=torch.float64)  # inside test of meshes
     return out
