@@ -64,7 +64,7 @@ def timed_pipeline(cfg, keys, out: Path) -> dict:
         inputs = sequence.place(cfg, key, joints, cams[key.camera], full[key.camera])
         t1 = time.perf_counter()
         sequence.build_scene(scene, cfg, inputs)
-        job = sequence.SequenceRender(scene, cfg, inputs, out / key.id, sequence.rendered_frames(cfg, key))
+        job = sequence.SequenceRender(scene, cfg, inputs, out / key.id, sequence.rendered_frames(cfg))
         t2 = time.perf_counter()
         for f in range(inputs.n_frames):
             job.step(f)
@@ -80,7 +80,7 @@ def timed_pipeline(cfg, keys, out: Path) -> dict:
         b0 = time.perf_counter()
         labels.label_scene(scene, caster, inputs.joints_cam, inputs.body, inputs.camera)
         b1 = time.perf_counter()
-        occ = inputs.occluders.in_camera_frame(inputs.camera) if inputs.occluders.num_primitives else None
+        occ = inputs.occluders.in_camera_frame(inputs.camera)
         label_visibility(inputs.joints_cam, inputs.body, inputs.camera, occ, job.params)
         b2 = time.perf_counter()
         t["place"] += t1 - t0
@@ -108,12 +108,11 @@ def labels_only(cfg, keys) -> dict:
         inputs = sequence.place(cfg, key, motion_world(cfg, key.subject, key.action), cams[key.camera],
                                 full[key.camera])
         sequence.build_scene(scene, cfg, inputs)
-        caster = labels.RayCaster(scene, bridge.blockers(scene), inputs.body.incidence, params,
-                                  inputs.camera.position)
+        caster = sequence.ray_caster(scene, inputs, params)
         b0 = time.perf_counter()
         lab = labels.label_scene(scene, caster, inputs.joints_cam, inputs.body, inputs.camera)
         b1 = time.perf_counter()
-        occ = inputs.occluders.in_camera_frame(inputs.camera) if inputs.occluders.num_primitives else None
+        occ = inputs.occluders.in_camera_frame(inputs.camera)
         ref = label_visibility(inputs.joints_cam, inputs.body, inputs.camera, occ, params)
         b2 = time.perf_counter()
         t["blender_labels"] += b1 - b0

@@ -9,6 +9,7 @@ sequence. ``randomize = false`` in the preset's ``[render]`` gives one neutral l
 
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,15 +85,10 @@ NEUTRAL = Appearance(
     lights=(Light("SUN", 0.8, 0.9, 3.0, (1.0, 1.0, 1.0)),), studio_rotation=0.0)
 
 
-def _hsv_to_rgb(h: float, s: float, v: float) -> tuple[float, float, float]:
-    i = int(h * 6.0) % 6
-    f = h * 6.0 - int(h * 6.0)
-    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
-    return [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]
-
-
-def _color(rng: np.random.Generator, sat: tuple[float, float], val: tuple[float, float]):
-    rgb = _hsv_to_rgb(rng.uniform(0, 1), rng.uniform(*sat), rng.uniform(*val))
+def _color(rng: np.random.Generator, sat: tuple[float, float], val: tuple[float, float],
+           hue: tuple[float, float] = (0.0, 1.0)):
+    """An RGB colour from HSV drawn uniformly in the ranges (hue, then saturation, then value)."""
+    rgb = colorsys.hsv_to_rgb(rng.uniform(*hue), rng.uniform(*sat), rng.uniform(*val))
     return tuple(round(float(c), 6) for c in rgb)
 
 
@@ -118,15 +114,9 @@ def sample_appearance(rng: np.random.Generator, randomize: bool = True) -> Appea
         world_strength=float(rng.uniform(0.2, 1.0)),
         lights=tuple(lights),
         studio_rotation=float(rng.uniform(-np.pi, np.pi)),
-        skin_color=_color_in(rng, (0.03, 0.09), (0.25, 0.6), (0.25, 0.9)),
+        skin_color=_color(rng, (0.25, 0.6), (0.25, 0.9), hue=(0.03, 0.09)),
         bottom_color=_color(rng, (0.1, 0.7), (0.08, 0.6)),
         left_tint=float(rng.uniform(1.35, 1.8)))
-
-
-def _color_in(rng: np.random.Generator, hue: tuple[float, float], sat: tuple[float, float],
-              val: tuple[float, float]):
-    rgb = _hsv_to_rgb(rng.uniform(*hue), rng.uniform(*sat), rng.uniform(*val))
-    return tuple(round(float(c), 6) for c in rgb)
 
 
 def sample_occluder_textures(rng: np.random.Generator, n: int, randomize: bool = True) -> OccluderTextures:

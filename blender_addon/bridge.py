@@ -20,6 +20,7 @@ import numpy as np
 from occpose.body import BodyModel
 from occpose.camera import Camera
 from occpose.occlusion.geometry import SHAPE_NAMES, OccluderSet
+from occpose.viz.frames import OCCLUDED_BODY, OCCLUDED_OBJECT, OUT_OF_FRAME, VISIBLE
 
 from . import compat, meshes, transforms
 
@@ -209,18 +210,6 @@ def camera_from_scene(scene) -> Camera:
                                           (render.pixel_aspect_x, render.pixel_aspect_y))
 
 
-def occluder_poses(scene, objs, n_frames: int) -> np.ndarray:
-    """(T, O, 4, 4) world poses of occluder objects read from the animated scene."""
-    out = np.zeros((n_frames, len(objs), 4, 4))
-    current = scene.frame_current
-    for t in range(n_frames):
-        scene.frame_set(t)
-        for i, obj in enumerate(objs):
-            out[t, i] = matrix(scene, obj)
-    scene.frame_set(current)
-    return out
-
-
 def blockers(scene) -> dict[str, tuple[bool, int]]:
     """Object name -> (is_occluder, segment or primitive index) for every ray-cast blocker."""
     table = {}
@@ -233,11 +222,11 @@ def blockers(scene) -> dict[str, tuple[bool, int]]:
 
 # ---- joint markers (viewport only) ---------------------------------------------------------------
 
-STATE_COLORS = {  # joint state code -> RGBA (codes from occpose_states in labels.py)
-    0: (0.1, 0.85, 0.2, 1.0),  # visible: green
-    1: (1.0, 0.55, 0.0, 1.0),  # hidden by the body: orange
-    2: (0.95, 0.05, 0.05, 1.0),  # hidden by an object: red
-    3: (0.5, 0.5, 0.5, 1.0),  # out of frame: grey
+STATE_COLORS = {  # joint state code (occpose.viz.frames, via labels.joint_states) -> RGBA
+    VISIBLE: (0.1, 0.85, 0.2, 1.0),  # green
+    OCCLUDED_BODY: (1.0, 0.55, 0.0, 1.0),  # orange
+    OCCLUDED_OBJECT: (0.95, 0.05, 0.05, 1.0),  # red
+    OUT_OF_FRAME: (0.5, 0.5, 0.5, 1.0),  # grey
 }
 
 

@@ -4,9 +4,7 @@
   (4.2 to 4.5).
 * Animation: from 4.4 actions have slots and layers (``Action.fcurves`` is gone in 5.0);
   ``Action.fcurve_ensure_for_datablock`` creates the F-curve, slot and layer.
-* Principled BSDF: the emission colour socket is ``Emission`` before 4.0, ``Emission Color``
-  after.
-* Cycles built without OpenImageDenoise (Debian's 3.4): denoising must stay off.
+* Cycles built without OpenImageDenoise (Debian's 3.4): denoising stays off (``render.py``).
 * Cycles GPU: the compute device types to try, and how preferences list devices.
 * Blender 3.4 crashes on exit (``addon_utils.disable_all``) when ``multiprocessing`` was
   imported during a ``-P`` script: it keeps the script's freed ``__main__`` module as
@@ -41,7 +39,6 @@ ensure_occpose_importable()
 
 import bpy  # noqa: E402  (after the vendored path: modules importing compat get occpose)
 
-VERSION: tuple[int, int, int] = tuple(bpy.app.version)  # type: ignore[assignment]
 ENGINES = {"cycles": "CYCLES", "workbench": "BLENDER_WORKBENCH"}  # eevee: see set_engine
 GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL")
 INTERPOLATION = {"CONSTANT": 0, "LINEAR": 1, "BEZIER": 2}  # enum order of Keyframe.interpolation
@@ -68,20 +65,6 @@ def new_fcurve(id_data, data_path: str, index: int = 0):
     if hasattr(action, "fcurve_ensure_for_datablock"):  # 4.4+: slotted actions
         return action.fcurve_ensure_for_datablock(id_data, data_path, index=index)
     return action.fcurves.new(data_path, index=index)
-
-
-def emission_socket(node):
-    """The Principled BSDF's emission colour input."""
-    return node.inputs["Emission Color"] if "Emission Color" in node.inputs else node.inputs["Emission"]
-
-
-def cycles_has_denoiser() -> bool:
-    """Whether this Cycles build has OpenImageDenoise (Debian's 3.4 does not)."""
-    try:
-        import _cycles
-    except ImportError:
-        return False
-    return bool(getattr(_cycles, "with_openimagedenoise", False))
 
 
 def enable_cycles_gpu() -> str | None:

@@ -10,6 +10,7 @@ the masks (cast through the same distorted pixel rays) match them too.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,21 @@ import numpy as np
 from occpose.camera import Camera, image_to_camera
 
 MARGIN = 2  # canvas pixels beyond the furthest lookup
+
+_RAYS: dict[str, np.ndarray] = {}
+
+
+def pixel_rays(camera: Camera) -> np.ndarray:
+    """(H, W, 3) camera-frame directions (z = 1) through every pixel centre, distortion included;
+    computed once per camera (the masks and the remap both cast through them)."""
+    key = json.dumps(camera.to_dict(), sort_keys=True)
+    if key not in _RAYS:
+        if len(_RAYS) > 8:
+            _RAYS.clear()
+        vv, uu = np.mgrid[0:camera.height, 0:camera.width]
+        pixels = np.stack([uu + 0.5, vv + 0.5], axis=-1)
+        _RAYS[key] = image_to_camera(pixels, np.ones(vv.shape), camera)
+    return _RAYS[key]
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,9 +53,7 @@ def remap_for(camera: Camera) -> Remap | None:
     """The remap of a distorted camera; None for a pinhole camera."""
     if not camera.has_distortion:
         return None
-    vv, uu = np.mgrid[0:camera.height, 0:camera.width]
-    pixels = np.stack([uu + 0.5, vv + 0.5], axis=-1).astype(np.float64)
-    xy = image_to_camera(pixels, np.ones(pixels.shape[:2]), camera)[..., :2]  # undistorted x/z, y/z
+    xy = pixel_rays(camera)[..., :2]  # undistorted x/z, y/z
     src_x = xy[..., 0] * camera.fx + camera.cx  # in the pinhole image of the same intrinsics
     src_y = xy[..., 1] * camera.fy + camera.cy
     ox = MARGIN - np.floor(min(src_x.min(), 0.0))

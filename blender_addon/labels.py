@@ -19,12 +19,12 @@ from mathutils import Vector
 from occpose.camera import Camera, camera_to_world
 from occpose.occlusion.visibility import (OTHER_TOLERANCE, VisibilityLabels, VisibilityParams,
                                           labels_from_counts, out_of_frame_mask, ray_targets)
+from occpose.viz.frames import joint_states as frames_joint_states
 
 from . import compat
 
 FREE, BODY, OBJECT = 0, 1, 2
 SKIP = 1e-5  # metres stepped past a skipped hit before casting again
-VISIBLE_STATE, BODY_STATE, OBJECT_STATE, OUT_STATE = 0, 1, 2, 3
 
 
 @dataclass
@@ -109,12 +109,9 @@ def label_scene(scene, caster: RayCaster, joints_cam: np.ndarray, body, camera: 
 
 
 def joint_states(labels: VisibilityLabels) -> np.ndarray:
-    """(T, J) int8 state code per joint-frame: visible 0, body 1, object 2, out of frame 3."""
-    states = np.full(labels.occluded.shape, VISIBLE_STATE, np.int8)
-    states[labels.occluded_by_body] = BODY_STATE
-    states[labels.occluded_by_object] = OBJECT_STATE
-    states[labels.out_of_frame] = OUT_STATE
-    return states
+    """(T, J) int8 state code per joint-frame (:func:`occpose.viz.frames.joint_states`: visible,
+    hidden by the body, hidden by an object, out of frame)."""
+    return frames_joint_states(labels.to_arrays())
 
 
 def agreement(a: VisibilityLabels, b: VisibilityLabels) -> float:

@@ -16,13 +16,13 @@ subject's pixels.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
-from occpose.camera import Camera, image_to_camera, project_to_2d
+from occpose.camera import Camera, project_to_2d
 from occpose.occlusion import raycast
 from occpose.occlusion.geometry import OccluderSet
+
+from . import distortion
 
 CHUNK = 16384  # pixels per batch
 MARGIN = 2  # pixels around the bounding box
@@ -82,20 +82,9 @@ def subject_masks(joints_cam: np.ndarray, body, camera: Camera,
     return visible, subject
 
 
-_RAYS: dict[str, np.ndarray] = {}
-
-
 def _pixel_rays(camera: Camera, u0: int, v0: int, u1: int, v1: int) -> np.ndarray:
-    """(h, w, 3) camera-frame directions through the pixel centres of a box (distortion included);
-    the whole image's rays are computed once per camera."""
-    key = json.dumps(camera.to_dict(), sort_keys=True)
-    if key not in _RAYS:
-        if len(_RAYS) > 8:
-            _RAYS.clear()
-        vv, uu = np.mgrid[0:camera.height, 0:camera.width]
-        pixels = np.stack([uu + 0.5, vv + 0.5], axis=-1)
-        _RAYS[key] = image_to_camera(pixels, np.ones(vv.shape), camera)
-    return _RAYS[key][v0:v1, u0:u1]
+    """(h, w, 3) camera-frame directions through the pixel centres of a box (distortion included)."""
+    return distortion.pixel_rays(camera)[v0:v1, u0:u1]
 
 
 def visible_fraction(visible: np.ndarray, subject: np.ndarray) -> float:

@@ -20,7 +20,7 @@ from occpose.occlusion.geometry import OccluderSet
 from occpose.occlusion.visibility import label_visibility
 
 from . import bridge, labels, pipeline, render, sequence
-from .properties import default_preset
+from .properties import choices_of, default_preset
 
 RENDER_SCENE = "OccPose Render"
 BUILT, PLACED = "occpose_built", "occpose_placed_level"
@@ -44,9 +44,7 @@ def fingerprint(s) -> str:
 
 def selected_inputs(cfg: Config, s, level: float | None) -> sequence.SequenceInputs:
     """The selected sequence's inputs; ``level`` None: no occluders."""
-    b = cfg.benchmark
-    for field, options in (("subject", [*b.train_subjects, *b.test_subjects]), ("action", b.actions),
-                           ("camera", [c.name for c in cfg.cameras])):
+    for field, options in choices_of(cfg).items():
         if getattr(s, field) not in options:
             raise ConfigError(f"{cfg.source}: no {field} {getattr(s, field)!r}; the preset has "
                               f"{', '.join(options)}")
@@ -131,12 +129,11 @@ class OCCPOSE_OT_label_visibility(_Operator):
         scene = context.scene
         bridge.clear(scene, (bridge.MARKERS,))
         params = visibility_params(cfg)
-        caster = labels.RayCaster(scene, bridge.blockers(scene), inputs.body.incidence, params,
-                                  np.asarray(inputs.camera.position, np.float64))
+        caster = sequence.ray_caster(scene, inputs, params)
         lab = labels.label_scene(scene, caster, inputs.joints_cam, inputs.body, inputs.camera)
         states = labels.joint_states(lab)
         bridge.joint_markers(scene, inputs.joints_world, states, inputs.body.skeleton.joint_names)
-        occ = inputs.occluders.in_camera_frame(inputs.camera) if inputs.occluders.num_primitives else None
+        occ = inputs.occluders.in_camera_frame(inputs.camera)  # an empty set labels as None
         analytic = label_visibility(inputs.joints_cam, inputs.body, inputs.camera, occ, params)
         share = np.bincount(states.ravel(), minlength=4) / states.size * 100
         return (f"Joints visible {share[0]:.1f} %, hidden by body {share[1]:.1f} %, by objects "

@@ -71,7 +71,7 @@ def iter_benchmark(cfg: Config, out: str | Path, overwrite: bool = False,
         inputs = sequence.place(cfg, key, clip, cams[key.camera], placement_cams[key.camera])
         sequence.build_scene(scene, cfg, inputs)
         job = sequence.SequenceRender(scene, cfg, inputs, writer.sequence_dir(key.id),
-                                      sequence.rendered_frames(cfg, key))
+                                      sequence.rendered_frames(cfg))
         for t in range(n_frames):
             job.step(t)
             done += 1

@@ -44,10 +44,15 @@ def preset_choices(path: str) -> dict[str, list[str]]:
             cfg = load_config(path)
         except OccposeError:
             return {}
-        b = cfg.benchmark
-        _CHOICES[key] = {"subject": [*b.train_subjects, *b.test_subjects], "action": list(b.actions),
-                         "camera": [c.name for c in cfg.cameras]}
+        _CHOICES[key] = choices_of(cfg)
     return _CHOICES[key]
+
+
+def choices_of(cfg) -> dict[str, list[str]]:
+    """The subjects, actions and cameras a preset defines, by panel field."""
+    b = cfg.benchmark
+    return {"subject": [*b.train_subjects, *b.test_subjects], "action": list(b.actions),
+            "camera": [c.name for c in cfg.cameras]}
 
 
 def _search(field: str):

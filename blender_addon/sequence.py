@@ -83,7 +83,7 @@ def place(cfg: Config, key: SequenceKey, joints_world: np.ndarray, camera: Camer
                           placed.labels, placed.steps)
 
 
-def rendered_frames(cfg: Config, key: SequenceKey) -> np.ndarray:
+def rendered_frames(cfg: Config) -> np.ndarray:
     """(T,) bool: every ``frame_stride``-th frame (``render.subjects`` already restricts the
     plan, see ``pipeline.iter_benchmark``)."""
     mask = np.zeros(cfg.benchmark.frames, bool)
@@ -124,11 +124,17 @@ def add_occluders(scene, cfg: Config, inputs: SequenceInputs) -> list:
     return objs
 
 
+def ray_caster(scene, inputs: SequenceInputs, params) -> labels.RayCaster:
+    """The Blender ray caster of a built sequence's scene (its body and occluder objects)."""
+    return labels.RayCaster(scene, bridge.blockers(scene), inputs.body.incidence, params,
+                            np.asarray(inputs.camera.position, np.float64))
+
+
 @dataclass(eq=False)
 class SequenceRender:
     """Per-frame work of one built sequence: Blender ray-cast counts, masks, renders.
 
-    Call :meth:`step` for frames 0..T-1 (in any order, each once), then :meth:`arrays`.
+    Call :meth:`step` for frames 0..T-1 (in any order, each once), then :meth:`result`.
     """
 
     scene: object
@@ -148,8 +154,7 @@ class SequenceRender:
         self.visible_fraction = np.ones(n_t, np.float32)
         self.joints_cam = inp.joints_cam
         self.params = visibility_params(self.cfg)
-        self.caster = labels.RayCaster(self.scene, bridge.blockers(self.scene), inp.body.incidence,
-                                       self.params, np.asarray(inp.camera.position, np.float64))
+        self.caster = ray_caster(self.scene, inp, self.params)
         self.targets = labels.targets_world(self.joints_cam, inp.body.joint_radius, inp.camera, self.params)
         self.occluders_cam = inp.occluders.in_camera_frame(inp.camera) if inp.occluders.num_primitives else None
 

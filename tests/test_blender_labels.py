@@ -36,8 +36,7 @@ def built(tmp_path, frames=40, level=None, res=128):
 
 
 def blender_labels(cfg, inputs, scene):
-    caster = labels.RayCaster(scene, bridge.blockers(scene), inputs.body.incidence,
-                              sequence.visibility_params(cfg), inputs.camera.position)
+    caster = sequence.ray_caster(scene, inputs, sequence.visibility_params(cfg))
     return labels.label_scene(scene, caster, inputs.joints_cam, inputs.body, inputs.camera)
 
 
