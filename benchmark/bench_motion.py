@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
+from occpose.config import load_config
 from occpose.motion import ACTIONS, generate_motion
-from occpose.subjects import Subject
 
-SUBJECTS = (
-    Subject("S1", 1.55, leg=0.97, arm=1.00, shoulder=0.94, hip=1.06, build=0.95),
-    Subject("S2", 1.68, leg=1.03, arm=0.97, shoulder=1.00, hip=1.00, build=1.08),
-    Subject("S3", 1.81, leg=1.00, arm=1.04, shoulder=1.06, hip=0.95, build=1.00),
-    Subject("S4", 1.63, leg=1.04, arm=1.02, shoulder=0.97, hip=1.04, build=1.12),
-    Subject("S5", 1.95, leg=0.98, arm=0.99, shoulder=1.08, hip=0.97, build=0.92),
-)
+_QUICK = load_config(Path(__file__).resolve().parents[1] / "scenes" / "quick.toml")
+SUBJECTS = tuple(_QUICK.subject(name) for name in _QUICK.subjects)  # S1-S5 of scenes/subjects.toml
 
 
 def main() -> None:

@@ -25,6 +25,8 @@ import numpy as np
 
 from occpose import Subject, body_model
 from occpose.camera import Camera
+from occpose.skeleton import H36M_17
+from occpose.subjects import ANKLE_HEIGHT_FRACTION
 from occpose.occlusion import (BOX, CYLINDER, MESH, SHAPE_NAMES, SPHERE, MeshData, OccluderSet,
                                VisibilityParams, label_visibility)
 
@@ -63,14 +65,14 @@ def walking_poses(n_frames: int, rng: np.random.Generator, subject: Subject = Su
                                np.cos(b) * np.sin(a + bend)], -1)
     d[:, 1:] /= np.linalg.norm(d[:, 1:], axis=-1, keepdims=True)  # joint 0 (root) has no bone
     local = np.zeros((t, 17, 3))
-    parents = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+    parents = H36M_17.parents
     for j in range(1, 17):
         local[:, j] = local[:, parents[j]] + bone[j] * d[:, j]
     yaw = rng.uniform(-np.pi, np.pi, t)
     c, s = np.cos(yaw), np.sin(yaw)
     rot = np.zeros((t, 3, 3))  # rotation about the camera y axis (vertical)
     rot[:, 0, 0], rot[:, 0, 2], rot[:, 1, 1], rot[:, 2, 0], rot[:, 2, 2] = c, s, 1, -s, c
-    hip_height = 0.045 * subject.height + bone[2] + bone[3]
+    hip_height = ANKLE_HEIGHT_FRACTION * subject.height + bone[2] + bone[3]
     root = np.stack([rng.uniform(-0.8, 0.8, t), 1.6 - hip_height + rng.uniform(-0.02, 0.02, t),
                      distance + rng.uniform(-1.0, 1.0, t)], -1)
     return np.einsum("tij,tkj->tki", rot, local) + root[:, None]

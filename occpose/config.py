@@ -17,7 +17,7 @@ import numpy as np
 
 from .body import RADIUS_PRESETS, BodyModel, body_model
 from .camera import Camera, look_at
-from .configio import apply_overrides, build, opt, read_toml, to_plain
+from .configio import apply_overrides, build, is_safe_name, opt, read_toml, to_plain
 from .errors import ConfigError
 from .subjects import Subject
 
@@ -215,11 +215,7 @@ class TrainSection:
     lambda_pose: float = opt(1.0, min=0)
     lambda_occ: float = opt(0.1, min=0)
     device: str = opt("auto")
-    noise: NoiseSection = opt(None)
-
-    def __post_init__(self) -> None:
-        if self.noise is None:
-            self.noise = NoiseSection()
+    noise: NoiseSection = field(default_factory=NoiseSection)
 
 
 @dataclass
@@ -286,25 +282,17 @@ class ImageSection:
 class Config:
     """A resolved preset."""
 
-    benchmark: BenchmarkSection = opt(None)
+    benchmark: BenchmarkSection = field(default_factory=BenchmarkSection)
     subjects: dict[str, SubjectSection] = opt({})
     cameras: list[CameraSection] = opt([])
-    body: BodySection = opt(None)
-    visibility: VisibilitySection = opt(None)
-    occluders: OccluderSection = opt(None)
-    heuristics: HeuristicsSection = opt(None)
-    render: RenderSection = opt(None)
-    train: TrainSection = opt(None)
-    image: ImageSection = opt(None)
+    body: BodySection = field(default_factory=BodySection)
+    visibility: VisibilitySection = field(default_factory=VisibilitySection)
+    occluders: OccluderSection = field(default_factory=OccluderSection)
+    heuristics: HeuristicsSection = field(default_factory=HeuristicsSection)
+    render: RenderSection = field(default_factory=RenderSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    image: ImageSection = field(default_factory=ImageSection)
     source: str = field(default="<config>", init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        for name, section in (("benchmark", BenchmarkSection), ("body", BodySection),
-                              ("visibility", VisibilitySection), ("occluders", OccluderSection),
-                              ("heuristics", HeuristicsSection), ("render", RenderSection),
-                              ("train", TrainSection), ("image", ImageSection)):
-            if getattr(self, name) is None:
-                setattr(self, name, section())
 
     # -- derived objects -------------------------------------------------------------------
     def subject(self, name: str) -> Subject:
@@ -391,7 +379,7 @@ def _validate(cfg: Config, file: str, imported_actions: tuple[str, ...] = ()) ->
     if len(set(names)) != len(names):
         raise ConfigError(f"{file}: camera names must be unique, got {names}")
     for i, c in enumerate(cfg.cameras):
-        if not c.name or not c.name.replace("_", "").replace("-", "").isalnum():
+        if not is_safe_name(c.name):
             raise ConfigError(f"{file}: 'cameras[{i}].name' must be letters, digits, '-' or '_', got {c.name!r}")
         make_camera(c)
     for s in cfg.render.subjects:
@@ -404,7 +392,7 @@ def _validate(cfg: Config, file: str, imported_actions: tuple[str, ...] = ()) ->
             raise ConfigError(f"{file}: 'render.resolution' {rw}x{rh} must keep camera {c.name!r}'s "
                               f"aspect ratio {c.size[0]}x{c.size[1]}")
     for s in cfg.subjects:
-        if not s.replace("_", "").replace("-", "").isalnum():
+        if not is_safe_name(s):
             raise ConfigError(f"{file}: subject name {s!r} must be letters, digits, '-' or '_'")
 
 

@@ -188,3 +188,8 @@ def opt(default: Any = dataclasses.MISSING, **meta: Any):
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def is_safe_name(name: str) -> bool:
+    """Whether ``name`` is non-empty letters, digits, '-' and '_' only (safe in file names)."""
+    return name.replace("_", "").replace("-", "").isalnum()

@@ -19,14 +19,27 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return load_config(args.config, args.overrides, args.seed)
 
 
-def nonnegative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
-    return v
+def add_doc_parser(sub: argparse._SubParsersAction, name: str, help: str,
+                   doc: str) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` shows its module docstring (reST markup dropped)."""
+    return sub.add_parser(name, help=help, description=doc.replace("``", "").replace("::", ":"),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _int_at_least(lowest: int, word: str):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {word} integer, got {text!r}") from None
+        if v < lowest:
+            raise argparse.ArgumentTypeError(f"expected a {word} integer, got {v}")
+        return v
+    return parse
+
+
+nonnegative_int = _int_at_least(0, "non-negative")
+positive_int = _int_at_least(1, "positive")
 
 
 def name_list(text: str) -> list[str]:

@@ -22,13 +22,11 @@ import argparse
 import re
 from pathlib import Path
 
-from .common import add_config_args, name_list, nonnegative_int
+from .common import add_config_args, add_doc_parser, name_list, nonnegative_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("convert", help="import BVH motion or VideoPose3D data",
-                       description=__doc__.replace("``", "").replace("::", ":"),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_doc_parser(sub, "convert", "import BVH motion or VideoPose3D data", __doc__)
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
 
     b = kinds.add_parser("bvh", help="BVH motion -> benchmark directory (through the generator)")

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 
+from .common import add_doc_parser
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a benchmark for VideoPose3D or as COCO keypoints",
-                       description=__doc__.replace("``", "").replace("::", ":"),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_doc_parser(sub, "export", "export a benchmark for VideoPose3D or as COCO keypoints", __doc__)
     p.add_argument("dir", metavar="DIR", help="benchmark directory")
     p.add_argument("--format", required=True, choices=("videopose3d", "coco"))
     p.add_argument("--out", required=True, metavar="PATH",
@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..configio import is_safe_name
     from ..dataset import open_benchmark
     from ..errors import ConfigError
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "videopose3d":
         from ..interop.videopose3d import export_videopose3d
 
-        if not args.name.replace("_", "").replace("-", "").isalnum():
+        if not is_safe_name(args.name):
             raise ConfigError(f"--name {args.name!r}: use letters, digits, '-' or '_'")
         for path in export_videopose3d(args.dir, args.out, args.name, args.split, args.levels):
             print(path)

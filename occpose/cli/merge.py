@@ -23,15 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DatasetError
+from .common import add_doc_parser
 
 STANDARD = ("format", "status", "name", "seed", "backend", "config", "config_sha256", "skeleton",
             "body_models", "visibility", "software", "sequences")  # fields BenchmarkWriter writes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("merge", help="join benchmark shards into one benchmark",
-                       description=__doc__.replace("``", "").replace("::", ":"),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_doc_parser(sub, "merge", "join benchmark shards into one benchmark", __doc__)
     p.add_argument("out", metavar="OUT", help="merged benchmark directory (created or completed)")
     p.add_argument("shards", nargs="+", metavar="SHARD_DIR", help="shard directories")
     p.add_argument("--overwrite", action="store_true",

@@ -19,13 +19,11 @@ import argparse
 from pathlib import Path
 
 from ..errors import DatasetError
-from .show import positive_int
+from .common import add_doc_parser, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sheet", help="contact sheet of rendered frames with joints by state (PNG)",
-                       description=__doc__.replace("``", "").replace("::", ":"),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_doc_parser(sub, "sheet", "contact sheet of rendered frames with joints by state (PNG)", __doc__)
     p.add_argument("dir", metavar="DIR", help="benchmark directory with rendered frames")
     p.add_argument("--sequence", metavar="ID", help="one sequence's frames (default: one tile per sequence)")
     p.add_argument("--frames", type=positive_int, default=12, metavar="N", help="tiles (default 12)")

@@ -17,22 +17,11 @@ import argparse
 from pathlib import Path
 
 from ..errors import DatasetError
-
-
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
+from .common import add_doc_parser, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("show", help="draw a sequence: frame grid and 3D overview (PNG)",
-                       description=__doc__.replace("``", "").replace("::", ":"),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_doc_parser(sub, "show", "draw a sequence: frame grid and 3D overview (PNG)", __doc__)
     p.add_argument("dir", metavar="DIR", help="benchmark directory")
     p.add_argument("--sequence", metavar="ID", help="sequence id (default: the first)")
     p.add_argument("--frames", type=positive_int, default=6, metavar="N",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..camera import camera_to_world
 from .frames import BOX_CORNERS, surface_points
 
 
@@ -13,7 +14,7 @@ def _camera_frustum(camera, depth: float = 0.6) -> np.ndarray:
     corners = np.array([[0, 0], [camera.width, 0], [camera.width, camera.height], [0, camera.height]], float)
     xy = (corners - [camera.cx, camera.cy]) / [camera.fx, camera.fy]
     cam = np.concatenate([xy * depth, np.full((4, 1), depth)], axis=1)
-    return cam @ np.asarray(camera.rot_world_to_cam) + camera.position
+    return camera_to_world(cam, camera)
 
 
 def _draw_occluders(ax, occluders, frames) -> list[np.ndarray]:
