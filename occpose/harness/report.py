@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..markdown import table as md_table
 from ..dataset.atomic import atomic_path, atomic_write_text
 from ..skeleton import Skeleton
 
@@ -51,17 +52,11 @@ def _cell(st: dict | None, spread: bool = True) -> str:
     return text
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def _level_table(results: dict, metric: str, split: str = "all") -> str:
     levels = results["levels"]
     rows = [[m] + [_cell(d["by_level"][lv][metric][split]) for lv in levels]
             for m, d in results["models"].items()]
-    return _table(["model"] + [("level " + lv) if lv != "all" else "all" for lv in levels], rows)
+    return md_table(["model"] + [("level " + lv) if lv != "all" else "all" for lv in levels], rows)
 
 
 def main_table(results: dict) -> str:
@@ -87,16 +82,16 @@ def markdown(results: dict) -> str:
     levels = results["levels"]
     rows = [[m, split] + [_cell(d["by_level"][lv]["mpjpe"][split]) for lv in levels]
             for m, d in models.items() for split in results["splits"]]
-    out += [_table(["model", "joints"] + levels, rows), ""]
+    out += [md_table(["model", "joints"] + levels, rows), ""]
     out += ["## Per action (MPJPE, mm, all levels)", ""]
     rows = [[a] + [_cell(d["by_action"][a]["mpjpe"]["all"]) for d in models.values()]
             for a in results["actions"]]
-    out += [_table(["action"] + list(models), rows), ""]
+    out += [md_table(["action"] + list(models), rows), ""]
     out += ["## Per joint (MPJPE, mm, all levels)", ""]
     rows = [[j] + [_cell(d["by_joint"][j]["mpjpe"]["all"]) for d in models.values()]
             for j in results["joints"]]
-    out += [_table(["joint"] + list(models), rows), ""]
-    out += ["## Runs", "", _table(
+    out += [md_table(["joint"] + list(models), rows), ""]
+    out += ["## Runs", "", md_table(
         ["run", "model", "seed", "epochs", "flip", "frames/s"],
         [[r["run"], r["model"], str(r["seed"]), str(r["epochs"]) + ("" if r["complete"] else " (incomplete)"),
           "yes" if r["flip"] else "no", f"{r['frames_per_s']:.0f}"] for r in results["runs"]]), ""]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import markdown
 from ..errors import OccposeError
 from ..harness.evaluate import split_masks
 from ..metrics import mpjpe, n_mpjpe, p_mpjpe, root_relative
@@ -139,7 +140,7 @@ def ablation_table(results: dict[str, dict]) -> str:
     head = ["level"] + [f"{lab} {what}" for lab in labels for what in ("MPJPE", "occl. MPJPE")]
     if len(labels) > 1:
         head += [f"Δ {labels[-1]} vs {labels[0]}", "Δ occl."]
-    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     levels = sorted({lv for r in results.values() for lv in r["levels"]}, key=float)
     for lv in levels + ["all"]:
         cells = [lv]
@@ -151,8 +152,8 @@ def ablation_table(results: dict[str, dict]) -> str:
             cells += [_fmt(a), _fmt(o)]
         if len(labels) > 1:
             cells += [_fmt(vals[-1][0] - vals[0][0]), _fmt(vals[-1][1] - vals[0][1])]
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows) + "\n"
+        rows.append(cells)
+    return markdown.table(head, rows) + "\n"
 
 
 def compare_image_runs(bench, runs: dict[str, str | Path], split: str = "test") -> tuple[dict, str]:

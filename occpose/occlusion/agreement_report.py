@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import markdown
+
 
 def _fmt(v, digits: int = 3) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -21,9 +23,7 @@ def _fmt(v, digits: int = 3) -> str:
 
 
 def _table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown.table(header, [[_fmt(c) for c in row] for row in rows])
 
 
 _FULL = ["heuristic", "TP", "FP", "FN", "TN", "precision", "recall", "F1", "accuracy"]
