@@ -70,12 +70,12 @@ def make_sheet(bench_dir, sequence: str | None = None, n_tiles: int = 12, column
     if sequence is None:
         for e in _spread(entries, n_tiles):
             seq = bench.load(e)
-            frames = np.flatnonzero(seq.arrays["rendered"])
+            frames = np.flatnonzero(seq.rendered)
             picks.append((e, seq, joint_states(seq.arrays), int(frames[len(frames) // 2])))
     else:
         seq = bench.load(entries[0])
         states = joint_states(seq.arrays)
-        frames = np.flatnonzero(seq.arrays["rendered"])
+        frames = np.flatnonzero(seq.rendered)
         picks = [(entries[0], seq, states, int(t)) for t in _spread(list(frames), n_tiles)]
     tiles, titles = [], []
     for e, seq, states, t in picks:

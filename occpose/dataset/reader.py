@@ -40,6 +40,12 @@ class Sequence:
         return self.entry.frames
 
     @property
+    def rendered(self) -> np.ndarray:
+        """(T,) bool: frames with a rendered PNG (all False in an analytic benchmark)."""
+        r = self.arrays.get("rendered")
+        return np.zeros(self.n_frames, bool) if r is None else np.asarray(r, bool)
+
+    @property
     def folder(self) -> Path:
         return self.root / "sequences" / self.entry.id
 

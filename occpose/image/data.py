@@ -76,10 +76,8 @@ def load_frames(bench, entries) -> list[SequenceFrames]:
     out = []
     for e in entries:
         seq = bench.load(e)
-        rendered = seq.arrays.get("rendered")
-        rendered = np.zeros(e.frames, bool) if rendered is None else np.asarray(rendered, bool)
         out.append(SequenceFrames(e, bench.cameras[e.camera], seq.joints_3d_cam, seq.joints_2d,
-                                  rendered))
+                                  seq.rendered))
     return out
 
 

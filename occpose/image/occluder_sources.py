@@ -275,7 +275,7 @@ class RenderedOccluders(_Cutouts):
         cutouts = []
         for e in entries:
             seq = bench.load(e)
-            rendered = np.flatnonzero(seq.arrays.get("rendered", np.zeros(e.frames, bool)))
+            rendered = np.flatnonzero(seq.rendered)
             occ = seq.occluders()
             if occ.num_primitives == 0 or len(rendered) == 0:
                 continue

@@ -70,11 +70,12 @@ def export_coco(bench_dir, out_json, split: str | None = None, levels=None) -> d
     skeleton = bench.skeleton
     images, annotations = [], []
     for e in entries:
-        arrays = bench.load(e).arrays
+        seq = bench.load(e)
+        arrays = seq.arrays
         cam = bench.cameras[e.camera]
         flags, by = keypoint_flags(arrays), occluded_by(arrays)
         xy = arrays["joints_2d"].astype(np.float64)
-        rendered = arrays.get("rendered", np.zeros(e.frames, bool))
+        rendered = seq.rendered
         for t in range(e.frames):
             image_id = len(images) + 1
             images.append({"id": image_id, "file_name": frame_path(e.id, t), "width": cam.width,
