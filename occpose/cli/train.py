@@ -81,17 +81,13 @@ def parse_widths(text: str) -> list[int]:
 
 def train_section(args: argparse.Namespace, data_path):
     """The [train] defaults: --config preset, else the benchmark's stored config, else built-in."""
-    from pathlib import Path
-
     from ..config import TrainSection, load_config
     from ..configio import apply_overrides, build
-    from ..dataset.manifest import read_manifest
+    from ..dataset.manifest import stored_section
 
     if args.config:
         return load_config(args.config, args.overrides).train
-    data: dict = {}
-    if Path(data_path).is_dir() and (Path(data_path) / "manifest.json").is_file():
-        data = dict(read_manifest(Path(data_path)).get("config", {}).get("train") or {})
+    data = stored_section(data_path, "train")
     data = apply_overrides({"train": data}, args.overrides)["train"]
     return build(TrainSection, data, "train", "--set" if args.overrides else str(data_path))
 

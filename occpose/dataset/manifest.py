@@ -89,3 +89,11 @@ def read_manifest(root: Path) -> dict:
     if not isinstance(manifest["sequences"], list):
         raise DatasetError(f"{path}: field 'sequences' must be a list")
     return manifest
+
+
+def stored_section(bench_dir: str | Path, name: str) -> dict:
+    """The raw ``[name]`` table of the preset a benchmark was made from ({} if none, or if the
+    directory holds no manifest)."""
+    if not (Path(bench_dir) / MANIFEST).is_file():
+        return {}
+    return dict(read_manifest(Path(bench_dir)).get("config", {}).get(name) or {})

@@ -128,7 +128,8 @@ def _open_run_dir(run_dir: Path, settings: RunSettings, data: dict, overwrite: b
     ckpt, wipe = None, False
     if (run_dir / SETTINGS_FILE).is_file():
         old, old_data = read_settings(run_dir)
-        diff = [k for k, v in settings.identity().items() if old.identity().get(k) != v]
+        old_identity = old.identity()
+        diff = [k for k, v in settings.identity().items() if old_identity.get(k) != v]
         if old_data.get("sha256") != data["sha256"]:
             diff.append("training data")
         if diff:

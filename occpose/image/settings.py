@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..config import ImageSection
 from ..configio import apply_overrides, build
+from ..dataset.manifest import MANIFEST, stored_section
 from ..errors import ConfigError
 
 __all__ = ["SIZES", "ImageSection", "image_section", "check_section", "section_dict",
@@ -64,10 +65,8 @@ def _stored_table(config: str | Path | None, data: str | Path | None) -> tuple[d
         from ..config import read_preset
 
         return dict(read_preset(config).get("image") or {}), str(config)
-    if data and (Path(data) / "manifest.json").is_file():
-        from ..dataset.manifest import read_manifest
-
-        return dict(read_manifest(Path(data)).get("config", {}).get("image") or {}), str(data)
+    if data and (Path(data) / MANIFEST).is_file():
+        return stored_section(data, "image"), str(data)
     return {}, "<defaults>"
 
 
