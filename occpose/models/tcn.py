@@ -31,7 +31,9 @@ __all__ = ["TemporalModel", "TemporalModelOptimized1f"]
 
 
 class _TemporalModelBase(nn.Module):
-    """Shared layers, bookkeeping and shape handling of the two TCN flavours."""
+    """Shared layers, bookkeeping and shape handling of the two TCN flavours; a flavour says how
+    a block's temporal convolution steps over frames (:meth:`_conv`), which frames a block's
+    residual keeps (:meth:`_residual`) and how many input frames it accepts (:meth:`_check_frames`)."""
 
     uses_occlusion = False
 
@@ -63,6 +65,19 @@ class _TemporalModelBase(nn.Module):
             self.pad.append((w - 1) * dilation // 2)
             self.causal_shift.append((w // 2) * dilation if causal else 0)
             dilation *= w
+
+        # Layers in VideoPose3D's order (the state_dict keys and parameter order of both flavours).
+        self.expand_conv = self._conv(num_joints_in * in_features, filter_widths[0], 1)
+        convs, bns = [], []
+        dilation = filter_widths[0]
+        for w in filter_widths[1:]:
+            convs.append(self._conv(channels, w, dilation))
+            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
+            convs.append(nn.Conv1d(channels, channels, 1, bias=False))
+            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
+            dilation *= w
+        self.layers_conv = nn.ModuleList(convs)
+        self.layers_bn = nn.ModuleList(bns)
 
     def set_bn_momentum(self, momentum: float) -> None:
         """Set the momentum of every BatchNorm layer (VideoPose3D decays it during training)."""
@@ -98,6 +113,24 @@ class _TemporalModelBase(nn.Module):
         return x.permute(0, 2, 1).reshape(b, -1, self.num_joints_out, 3)
 
     def _forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_frames(x.shape[-1])
+        x = self.drop(self.relu(self.expand_bn(self.expand_conv(x))))
+        for i in range(len(self.pad) - 1):
+            res = self._residual(x, i)
+            x = self.drop(self.relu(self.layers_bn[2 * i](self.layers_conv[2 * i](x))))
+            x = self.layers_bn[2 * i + 1](self.layers_conv[2 * i + 1](x))
+            x = res + self.drop(self.relu(x))
+        return self.shrink(x)
+
+    def _conv(self, c_in: int, width: int, dilation: int) -> nn.Conv1d:
+        """The temporal convolution of a block whose input frames lie ``dilation`` apart."""
+        raise NotImplementedError
+
+    def _residual(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        """The frames of block ``i``'s input that its output keeps (the residual path)."""
+        raise NotImplementedError
+
+    def _check_frames(self, n: int) -> None:
         raise NotImplementedError
 
 
@@ -114,35 +147,16 @@ class TemporalModel(_TemporalModelBase):
         channels: convolution channels (1024 in the paper).
     """
 
-    def __init__(self, num_joints_in: int, in_features: int, num_joints_out: int,
-                 filter_widths: Sequence[int], causal: bool = False, dropout: float = 0.25,
-                 channels: int = 1024) -> None:
-        super().__init__(num_joints_in, in_features, num_joints_out, filter_widths, causal,
-                         dropout, channels)
-        fw = self.filter_widths
-        self.expand_conv = nn.Conv1d(num_joints_in * in_features, channels, fw[0], bias=False)
-        convs, bns = [], []
-        dilation = fw[0]
-        for w in fw[1:]:
-            convs.append(nn.Conv1d(channels, channels, w, dilation=dilation, bias=False))
-            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
-            convs.append(nn.Conv1d(channels, channels, 1, bias=False))
-            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
-            dilation *= w
-        self.layers_conv = nn.ModuleList(convs)
-        self.layers_bn = nn.ModuleList(bns)
+    def _conv(self, c_in: int, width: int, dilation: int) -> nn.Conv1d:
+        return nn.Conv1d(c_in, self.channels, width, dilation=dilation, bias=False)
 
-    def _forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] < self.receptive_field():
-            raise ValueError(f"need at least {self.receptive_field()} frames, got {x.shape[-1]}")
-        x = self.drop(self.relu(self.expand_bn(self.expand_conv(x))))
-        for i in range(len(self.pad) - 1):
-            pad, shift = self.pad[i + 1], self.causal_shift[i + 1]
-            res = x[:, :, pad + shift: x.shape[2] - pad + shift]     # frames this block keeps
-            x = self.drop(self.relu(self.layers_bn[2 * i](self.layers_conv[2 * i](x))))
-            x = self.layers_bn[2 * i + 1](self.layers_conv[2 * i + 1](x))
-            x = res + self.drop(self.relu(x))
-        return self.shrink(x)
+    def _residual(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        pad, shift = self.pad[i + 1], self.causal_shift[i + 1]
+        return x[:, :, pad + shift: x.shape[2] - pad + shift]
+
+    def _check_frames(self, n: int) -> None:
+        if n < self.receptive_field():
+            raise ValueError(f"need at least {self.receptive_field()} frames, got {n}")
 
 
 class TemporalModelOptimized1f(_TemporalModelBase):
@@ -153,35 +167,16 @@ class TemporalModelOptimized1f(_TemporalModelBase):
     ``receptive_field()`` frames long.
     """
 
-    def __init__(self, num_joints_in: int, in_features: int, num_joints_out: int,
-                 filter_widths: Sequence[int], causal: bool = False, dropout: float = 0.25,
-                 channels: int = 1024) -> None:
-        super().__init__(num_joints_in, in_features, num_joints_out, filter_widths, causal,
-                         dropout, channels)
-        fw = self.filter_widths
-        self.expand_conv = nn.Conv1d(num_joints_in * in_features, channels, fw[0], stride=fw[0],
-                                     bias=False)
-        convs, bns = [], []
-        for w in fw[1:]:
-            convs.append(nn.Conv1d(channels, channels, w, stride=w, bias=False))
-            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
-            convs.append(nn.Conv1d(channels, channels, 1, bias=False))
-            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
-        self.layers_conv = nn.ModuleList(convs)
-        self.layers_bn = nn.ModuleList(bns)
+    def _conv(self, c_in: int, width: int, dilation: int) -> nn.Conv1d:
+        return nn.Conv1d(c_in, self.channels, width, stride=width, bias=False)
 
-    def _forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.receptive_field():
+    def _residual(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        # Each output frame of the strided conv summarises a group of w frames; the residual
+        # keeps the group's centre frame (its last frame if causal).
+        w = self.filter_widths[i + 1]
+        return x[:, :, w // 2 + (w // 2 if self.causal else 0)::w]
+
+    def _check_frames(self, n: int) -> None:
+        if n != self.receptive_field():
             raise ValueError(f"the single-frame model needs exactly {self.receptive_field()} "
-                             f"frames, got {x.shape[-1]}")
-        x = self.drop(self.relu(self.expand_bn(self.expand_conv(x))))
-        for i in range(len(self.pad) - 1):
-            w = self.filter_widths[i + 1]
-            # Each output frame of the strided conv summarises a group of w frames; the residual
-            # keeps the group's centre frame (its last frame if causal).
-            start = w // 2 + (w // 2 if self.causal else 0)
-            res = x[:, :, start::w]
-            x = self.drop(self.relu(self.layers_bn[2 * i](self.layers_conv[2 * i](x))))
-            x = self.layers_bn[2 * i + 1](self.layers_conv[2 * i + 1](x))
-            x = res + self.drop(self.relu(x))
-        return self.shrink(x)
+                             f"frames, got {n}")
