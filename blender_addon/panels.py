@@ -5,12 +5,17 @@ from __future__ import annotations
 import bpy
 
 
-class OCCPOSE_PT_main(bpy.types.Panel):
-    bl_label = "OccPose"
-    bl_idname = "OCCPOSE_PT_main"
+class _SidebarTab:
+    """Where the panels live: the 3D View sidebar's OccPose tab."""
+
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "OccPose"
+
+
+class OCCPOSE_PT_main(_SidebarTab, bpy.types.Panel):
+    bl_label = "OccPose"
+    bl_idname = "OCCPOSE_PT_main"
 
     def draw(self, context):
         s = context.scene.occpose
@@ -29,12 +34,9 @@ class OCCPOSE_PT_main(bpy.types.Panel):
         layout.operator("occpose.label_visibility", icon="HIDE_OFF")
 
 
-class OCCPOSE_PT_render(bpy.types.Panel):
+class OCCPOSE_PT_render(_SidebarTab, bpy.types.Panel):
     bl_label = "Render Benchmark"
     bl_idname = "OCCPOSE_PT_render"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "OccPose"
     bl_parent_id = "OCCPOSE_PT_main"
 
     def draw(self, context):
