@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from occpose.config import load_config  # noqa: E402
 from occpose.generate import SequenceKey, motion_world, visibility_params  # noqa: E402
-from occpose.occlusion.visibility import label_visibility  # noqa: E402
+from occpose.occlusion.raycast.visibility import label_visibility  # noqa: E402
 
 from blender_addon import bridge, labels, render, sequence  # noqa: E402
 

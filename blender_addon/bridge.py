@@ -19,7 +19,7 @@ import numpy as np
 
 from occpose.body import BodyModel
 from occpose.camera import Camera
-from occpose.occlusion.geometry import SHAPE_NAMES, OccluderSet
+from occpose.occlusion.occluders.geometry import SHAPE_NAMES, OccluderSet
 from occpose.viz.frames import OCCLUDED_BODY, OCCLUDED_OBJECT, OUT_OF_FRAME, VISIBLE
 
 from . import compat, meshes, transforms

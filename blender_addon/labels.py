@@ -1,6 +1,6 @@
 """Visibility labels by Blender ray casts (``scene.ray_cast``) on the animated, tessellated scene.
 
-The definition is occpose's (:mod:`occpose.occlusion.visibility`), and so is everything but the
+The definition is occpose's (:mod:`occpose.occlusion.raycast.visibility`), and so is everything but the
 ray casting: the ray targets come from ``visibility.ray_targets`` (same sunflower disk, same K
 points), the joint labels from ``visibility.labels_from_counts`` and ``out_of_frame_mask``.
 This module only answers, per ray, "what blocks it first": it walks the hits along the segment
@@ -17,7 +17,7 @@ import numpy as np
 from mathutils import Vector
 
 from occpose.camera import Camera, camera_to_world
-from occpose.occlusion.visibility import (OTHER_TOLERANCE, VisibilityLabels, VisibilityParams,
+from occpose.occlusion.raycast.visibility import (OTHER_TOLERANCE, VisibilityLabels, VisibilityParams,
                                           labels_from_counts, out_of_frame_mask, ray_targets)
 from occpose.viz.frames import joint_states as frames_joint_states
 

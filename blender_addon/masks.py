@@ -2,7 +2,7 @@
 
 For every pixel centre (u + 0.5, v + 0.5) the ray from the camera centre (lens distortion
 included, ``occpose.camera.image_to_camera``) is intersected with the body capsules and the
-occluders by occpose's exact kernels (:mod:`occpose.occlusion.raycast`):
+occluders by occpose's exact kernels (:mod:`occpose.occlusion.raycast.primitives`):
 
 * subject pixel: the ray hits the body (what a render without occluders shows as subject);
 * visible subject pixel: it hits the body before any occluder.
@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from occpose.camera import Camera, project_to_2d
-from occpose.occlusion import raycast
-from occpose.occlusion.geometry import OccluderSet
+from occpose.occlusion.raycast import primitives as raycast
+from occpose.occlusion.occluders.geometry import OccluderSet
 
 from . import distortion
 

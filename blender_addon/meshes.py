@@ -1,6 +1,6 @@
 """Tessellation of occpose primitives into triangle/quad meshes (numpy only, no bpy).
 
-Every mesh is built in the primitive's object frame (see :mod:`occpose.occlusion.geometry`).
+Every mesh is built in the primitive's object frame (see :mod:`occpose.occlusion.occluders.geometry`).
 Curved surfaces use ``segments`` vertices around and ``rings`` latitude rings per hemisphere.
 A polygon with vertices on a circle of radius r lies inside the circle (its edges come as close
 as r cos(pi / n) to the centre), so vertices are pushed out to the *mean radius*
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occpose.occlusion.geometry import BOX, CAPSULE, CYLINDER, MESH, SPHERE, OccluderSet
+from occpose.occlusion.occluders.geometry import BOX, CAPSULE, CYLINDER, MESH, SPHERE, OccluderSet
 
 SEGMENTS = 32  # vertices around every curved surface
 RINGS = 8  # latitude rings per hemisphere (pole excluded)

@@ -16,8 +16,8 @@ import numpy as np
 from occpose.config import Config, load_config
 from occpose.errors import ConfigError, OccposeError
 from occpose.generate import SequenceKey, motion_world, visibility_params
-from occpose.occlusion.geometry import OccluderSet
-from occpose.occlusion.visibility import label_visibility
+from occpose.occlusion.occluders.geometry import OccluderSet
+from occpose.occlusion.raycast.visibility import label_visibility
 
 from . import bridge, labels, pipeline, render, sequence
 from .properties import choices_of, default_preset

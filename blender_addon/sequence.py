@@ -19,8 +19,8 @@ from occpose.camera import Camera, world_to_camera
 from occpose.config import Config
 from occpose.dataset import SequenceEntry
 from occpose.generate import SequenceKey, place_sequence, sequence_record, visibility_params
-from occpose.occlusion.geometry import OccluderSet
-from occpose.occlusion.visibility import VisibilityLabels, labels_from_counts, out_of_frame_mask
+from occpose.occlusion.occluders.geometry import OccluderSet
+from occpose.occlusion.raycast.visibility import VisibilityLabels, labels_from_counts, out_of_frame_mask
 from occpose.rng import key_rng, key_seed
 
 from . import appearance, bridge, distortion, labels, masks, pngio, render, scenery

@@ -91,8 +91,8 @@ def motion_world(cfg: Config, subject: str, action: str) -> np.ndarray:
 
 
 def visibility_params(cfg: Config):
-    """The preset's ``[visibility]`` as :class:`~occpose.occlusion.visibility.VisibilityParams`."""
-    from .occlusion.visibility import VisibilityParams
+    """The preset's ``[visibility]`` as :class:`~occpose.occlusion.raycast.visibility.VisibilityParams`."""
+    from .occlusion.raycast.visibility import VisibilityParams
 
     v = cfg.visibility
     return VisibilityParams(v.rays, v.disk_fraction, v.tolerance)
@@ -105,9 +105,9 @@ def place_sequence(cfg: Config, key: SequenceKey, joints_world: np.ndarray, came
         joints_world: (T, 17, 3) float64 (float32-exact) world joints of the clip.
         camera: the preset's camera (not the render-resolution one).
     Returns:
-        :class:`~occpose.occlusion.placement.Placement` (occluders, analytic labels, steps).
+        :class:`~occpose.occlusion.occluders.placement.Placement` (occluders, analytic labels, steps).
     """
-    from .occlusion.placement import place_occluders
+    from .occlusion.occluders.placement import place_occluders
 
     b = cfg.benchmark
     rng = key_rng(b.seed, "occluders", key.subject, key.action, key.camera, key.level)
@@ -136,13 +136,13 @@ def sequence_record(cfg: Config, key: SequenceKey, joints_world: np.ndarray, cam
 
     Args:
         joints_world: (T, 17, 3) world joints; labels: their
-            :class:`~occpose.occlusion.visibility.VisibilityLabels`; occluders: the placed
-            :class:`~occpose.occlusion.geometry.OccluderSet`; steps: placement search steps.
+            :class:`~occpose.occlusion.raycast.visibility.VisibilityLabels`; occluders: the placed
+            :class:`~occpose.occlusion.occluders.geometry.OccluderSet`; steps: placement search steps.
         extra_arrays: backend arrays, stored after the heuristic labels and before the occluder
             geometry (the npz member order, and so the bytes, depend on it).
         extra: backend summary added to the entry's ``extra``.
     """
-    from .occlusion.heuristics import heuristic_labels
+    from .occlusion.heuristics.labels import heuristic_labels
 
     joints_cam = world_to_camera(joints_world, camera)
     joints_2d = project_to_2d(joints_cam, camera)

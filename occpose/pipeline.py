@@ -128,7 +128,7 @@ def run_pipeline(opts: RunOptions) -> dict:
     from .generate import generate
     from .harness import RunSettings, evaluate_runs, split_sequences, train_model
     from .harness.report import main_table
-    from .occlusion.agreement import agreement_report, format_summary, write_report
+    from .occlusion.agreement.scoring import agreement_report, format_summary, write_report
 
     preset = resolve_preset(opts.preset)
     cfg = load_config(preset, opts.overrides, opts.seed)

@@ -1,4 +1,4 @@
-"""Tests for occpose.occlusion.agreement and the ``occpose-bench labels`` command."""
+"""Tests for occpose.occlusion.agreement.scoring and the ``occpose-bench labels`` command."""
 
 import json
 import math
@@ -10,9 +10,9 @@ from occpose.camera import camera_to_world, project_to_2d
 from occpose.cli import main
 from occpose.config import config_from_dict
 from occpose.dataset import BenchmarkWriter, SequenceEntry, sequence_id
-from occpose.occlusion.agreement import (Confusion, accuracy, confusion, f1_score, precision,
+from occpose.occlusion.agreement.scoring import (Confusion, accuracy, confusion, f1_score, precision,
                                          recall)
-from occpose.occlusion.heuristics import heuristic_labels
+from occpose.occlusion.heuristics.labels import heuristic_labels
 
 T = 4
 LWRIST, RWRIST, LFOOT, RFOOT, HIP = 13, 16, 6, 3, 0

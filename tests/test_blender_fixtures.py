@@ -50,7 +50,7 @@ def write_tiny(folder: Path, frames: int = 6, engine: str = "workbench", res: in
 
 
 def icosahedron():
-    from occpose.occlusion.geometry import MeshData
+    from occpose.occlusion.occluders.geometry import MeshData
 
     phi = (1 + 5 ** 0.5) / 2
     v = np.array([[-1, phi, 0], [1, phi, 0], [-1, -phi, 0], [1, -phi, 0], [0, -1, phi], [0, 1, phi],
@@ -64,7 +64,7 @@ def icosahedron():
 def handmade_occluders(joints_world: np.ndarray, camera_position: np.ndarray, seed: int = 0):
     """(T frames) one primitive of every shape between the camera and the subject, moving and
     turning a little per frame, placed to hide part of the body."""
-    from occpose.occlusion.geometry import (BOX, CAPSULE, CYLINDER, MESH, SPHERE, OccluderSet,
+    from occpose.occlusion.occluders.geometry import (BOX, CAPSULE, CYLINDER, MESH, SPHERE, OccluderSet,
                                             rigid_transform, rotation_z)
 
     rng = np.random.default_rng(seed)

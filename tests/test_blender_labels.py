@@ -9,7 +9,7 @@ bpy = pytest.importorskip("bpy")
 
 from occpose.config import load_config  # noqa: E402
 from occpose.generate import SequenceKey, motion_world  # noqa: E402
-from occpose.occlusion.visibility import label_visibility  # noqa: E402
+from occpose.occlusion.raycast.visibility import label_visibility  # noqa: E402
 
 from blender_addon import bridge, labels, masks, render, sequence  # noqa: E402
 

@@ -145,7 +145,7 @@ def test_rerendering_a_frame_gives_identical_png_bytes(preset, tmp_path, engine)
     scene = bridge.ensure_scene("OccPose Test")
     render.configure(scene, cfg.render, seed=0)
     from occpose.generate import SequenceKey, motion_world
-    from occpose.occlusion.geometry import OccluderSet
+    from occpose.occlusion.occluders.geometry import OccluderSet
 
     joints = motion_world(cfg, "S1", "walk")
     inputs = sequence.SequenceInputs(SequenceKey("S1", "walk", "cam0", 0.0), joints,

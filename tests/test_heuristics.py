@@ -1,4 +1,4 @@
-"""Tests for occpose.occlusion.heuristics on hand-made poses with known answers."""
+"""Tests for occpose.occlusion.heuristics.labels on hand-made poses with known answers."""
 
 import warnings
 
@@ -7,7 +7,7 @@ import pytest
 
 from occpose.camera import Camera, project_to_2d
 from occpose.config import HeuristicsSection
-from occpose.occlusion.heuristics import (BOX_LAYOUTS, box_hits, boxed_occlusion, boxed_occlusion_grid,
+from occpose.occlusion.heuristics.labels import (BOX_LAYOUTS, box_hits, boxed_occlusion, boxed_occlusion_grid,
                                           clustered_occlusion, clustered_occlusion_grid,
                                           heuristic_labels, points_in_convex_quads, points_in_hull4,
                                           segment_boxes)

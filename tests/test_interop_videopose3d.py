@@ -26,7 +26,7 @@ from occpose.interop.safe_pickle import UnsafePickleError
 from occpose.interop.videopose3d import (camera_from_dict, camera_to_videopose3d, export_videopose3d,
                                          load_pose_bundle, load_videopose3d, matrix_from_quaternion,
                                          quaternion_from_matrix)
-from occpose.occlusion.geometry import BOX, OccluderSet, rigid_transform
+from occpose.occlusion.occluders.geometry import BOX, OccluderSet, rigid_transform
 
 REPO = Path(__file__).resolve().parents[1]
 # A standing person facing +x, metres, Z up, H36M-17 order.

@@ -10,10 +10,10 @@ from occpose.errors import ConfigError, LevelNotReachedError
 from occpose.generate import motion_world
 from occpose.occlusion import (BOX, CAPSULE, CYLINDER, MESH, SPHERE, OccluderSet, VisibilityParams,
                                label_visibility)
-from occpose.occlusion.placement import growths, image_fraction, place_occluders, sample_layout
-from occpose.occlusion.occluder_stage import make_stage
-from occpose.occlusion.occluders import build_set
-from occpose.occlusion.user_meshes import load_user_mesh
+from occpose.occlusion.occluders.placement import growths, image_fraction, place_occluders, sample_layout
+from occpose.occlusion.occluders.stage import make_stage
+from occpose.occlusion.occluders.sampling import build_set
+from occpose.occlusion.occluders.user_meshes import load_user_mesh
 from occpose.camera import world_to_camera
 from occpose.rng import key_rng
 
@@ -303,7 +303,7 @@ def test_occluder_section_checks_values_built_in_code():
 
 
 def test_motion_paths_stay_bounded_on_long_clips():
-    from occpose.occlusion import occluder_motion as motion
+    from occpose.occlusion.occluders import motion
 
     rng = np.random.default_rng(0)
     for _ in range(20):

@@ -6,7 +6,7 @@ import pytest
 from occpose.occlusion import (BOX, CAPSULE, CYLINDER, MESH, SPHERE, MeshData, OccluderSet,
                                ray_box, ray_capsule, ray_cylinder, ray_mesh, ray_occluders,
                                ray_sphere, ray_triangles, rigid_transform)
-from occpose.occlusion import raycast, raycast_camera
+from occpose.occlusion.raycast import camera_rays as raycast_camera, primitives as raycast
 
 O = np.zeros(3)
 Z = np.array([0.0, 0.0, 1.0])

@@ -8,7 +8,7 @@ from occpose.camera import Camera, look_at
 from occpose.occlusion import (BOX, CAPSULE, CYLINDER, MESH, SPHERE, MeshData, OccluderSet,
                                VisibilityParams, disk_pattern, label_visibility, ray_targets,
                                rigid_transform, rotation_z)
-from occpose.occlusion.visibility import labels_from_counts
+from occpose.occlusion.raycast.visibility import labels_from_counts
 
 CAMERA = Camera("test", 1000, 1000, 1000.0, 1000.0, 500.0, 500.0, np.eye(3), np.zeros(3))
 PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)

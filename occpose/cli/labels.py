@@ -6,7 +6,7 @@ Usage::
     occpose-bench labels out/quick --split test --sweep --out reports/labels_test
 
 Writes ``agreement.json``, ``agreement.md`` and ``agreement_f1_by_level.png`` (see
-:mod:`occpose.occlusion.agreement`) and prints the overall table.
+:mod:`occpose.occlusion.agreement.scoring`) and prints the overall table.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..dataset import open_benchmark
-    from ..occlusion.agreement import agreement_report, format_summary, write_report
+    from ..occlusion.agreement.scoring import agreement_report, format_summary, write_report
 
     t0 = time.perf_counter()
     bench = open_benchmark(args.dir)

@@ -50,8 +50,8 @@ class Sequence:
         return self.root / "sequences" / self.entry.id
 
     def occluders(self):
-        """The sequence's :class:`~occpose.occlusion.geometry.OccluderSet` (world frame)."""
-        from ..occlusion.geometry import OccluderSet
+        """The sequence's :class:`~occpose.occlusion.occluders.geometry.OccluderSet` (world frame)."""
+        from ..occlusion.occluders.geometry import OccluderSet
 
         occ = {k: v for k, v in self.arrays.items() if k.startswith("occluder_") and k != "occluder_fraction"}
         if not occ:

@@ -1,7 +1,7 @@
 """The per-sequence arrays of the dataset format: names, shapes, dtypes, meaning.
 
 Shapes use symbols: ``T`` frames, ``J`` joints. ``occluder_*`` arrays (the occluder geometry)
-are validated by :class:`occpose.occlusion.geometry.OccluderSet`. See ``docs/format.md``.
+are validated by :class:`occpose.occlusion.occluders.geometry.OccluderSet`. See ``docs/format.md``.
 """
 
 from __future__ import annotations

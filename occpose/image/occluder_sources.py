@@ -8,7 +8,7 @@ the generator it is given. Three sources:
 * :class:`RenderedOccluders`: the benchmark's own occluder objects cut out of rendered training
   frames. The Blender backend's masks show the *visible subject*, not the occluders, so the
   occluder pixels come from the occluder geometry stored in every arrays file: each pixel's ray
-  is cast against the occluders and the body (:mod:`occpose.occlusion.raycast`) and a pixel
+  is cast against the occluders and the body (:mod:`occpose.occlusion.raycast.primitives`) and a pixel
   belongs to occluder g when g is the first thing it hits. This is exact up to Blender's mesh
   tessellation (32 segments per round primitive), so masks are eroded by one pixel. A
   difference of a level-0 and an occluded render was rejected: shadows, reflections and render
@@ -189,7 +189,7 @@ def occluder_masks(joints_cam: np.ndarray, body, camera, occluders_cam) -> np.nd
         whose ray hits the group before the body and before every other occluder.
     """
     from ..camera import image_to_camera
-    from ..occlusion import raycast
+    from ..occlusion.raycast import primitives as raycast
 
     groups = np.unique(occluders_cam.group)
     out = np.zeros((len(groups), camera.height, camera.width), bool)

@@ -5,7 +5,7 @@ projected cylinder-man: each capsule a thick line with round ends, far segments 
 in one colour, right limbs in another, the trunk and head in a third, over a random gradient
 background with noise. Sequences at a level > 0 get one or two static boxes between the camera
 and the person, drawn last (they are always nearer than the body), whose ray-cast labels come from
-:func:`occpose.occlusion.visibility.label_visibility`, so the achieved level is measured, not
+:func:`occpose.occlusion.raycast.visibility.label_visibility`, so the achieved level is measured, not
 the target. The directory is a valid Blender-backend benchmark (``rendered`` array, frames
 PNGs, render-resolution cameras) without masks. Not realistic: fast, deterministic, learnable.
 """
@@ -41,7 +41,7 @@ def toy_image_config(subjects=("S1",), test_subjects=("S4",), actions=("walk",),
 
 def _boxes(joints_world: np.ndarray, camera: Camera, rng: np.random.Generator):
     """One or two static boxes 40-60 % of the way from the camera to the person."""
-    from ..occlusion.geometry import BOX, OccluderSet, rigid_transform, rotation_z
+    from ..occlusion.occluders.geometry import BOX, OccluderSet, rigid_transform, rotation_z
 
     root = joints_world[:, 0].mean(axis=0)
     n = int(rng.integers(1, 3))
@@ -124,8 +124,8 @@ def write_toy_image_benchmark(root: str | Path, stride: int = 1, **kw) -> Path:
     from ..dataset import BenchmarkWriter, SequenceEntry, frame_path, sequence_id
     from ..dataset.atomic import atomic_path
     from ..generate import motion_world, split_of
-    from ..occlusion.geometry import OccluderSet
-    from ..occlusion.visibility import label_visibility
+    from ..occlusion.occluders.geometry import OccluderSet
+    from ..occlusion.raycast.visibility import label_visibility
 
     cfg = toy_image_config(**kw)
     b = cfg.benchmark

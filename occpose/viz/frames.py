@@ -108,7 +108,7 @@ BOX_EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8)
 
 def surface_points(occluders, i: int) -> np.ndarray:
     """(N, 3) points on primitive ``i``'s surface in its object frame (metres)."""
-    from ..occlusion.geometry import BOX, CAPSULE, CYLINDER, MESH, SPHERE
+    from ..occlusion.occluders.geometry import BOX, CAPSULE, CYLINDER, MESH, SPHERE
 
     code, size = int(occluders.shape[i]), occluders.size[i]
     if code == BOX:
@@ -154,7 +154,7 @@ def occluder_outlines(occluders, frame: int, camera) -> list[tuple[np.ndarray, t
         [(hull (H, 2) pixels, RGB 0-255 colour, edge polylines [(N, 2) pixels] for boxes)],
         skipping primitives entirely behind the camera; points behind it are dropped.
     """
-    from ..occlusion.geometry import BOX
+    from ..occlusion.occluders.geometry import BOX
 
     out = []
     for i in range(occluders.num_primitives):

@@ -21,7 +21,7 @@ def _draw_occluders(ax, occluders, frames) -> list[np.ndarray]:
     """Occluders at the given frames (once if they do not move); returns the points drawn."""
     from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
-    from ..occlusion.geometry import BOX
+    from ..occlusion.occluders.geometry import BOX
 
     drawn, pts = [], []
     faces = [[0, 1, 3, 2], [4, 5, 7, 6], [0, 1, 5, 4], [2, 3, 7, 6], [0, 2, 6, 4], [1, 3, 7, 5]]

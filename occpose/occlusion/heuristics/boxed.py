@@ -1,4 +1,4 @@
-"""The boxed-man occlusion heuristic of Wang et al. (section 4.2); overview in :mod:`.heuristics`.
+"""The boxed-man occlusion heuristic of Wang et al. (section 4.2); overview in :mod:`.labels`.
 
 Boxed man (section 4.2)
     Each arm and leg segment (upper arms, forearms, thighs, shins) and the head (keypoints 9-10
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .heuristics_clustered import _chunks
+from .clustered import _chunks
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Every ray starts at the origin of the camera frame, so a ray is a unit direction ``w`` and the
 distance ``t_stop`` where it stops counting (its target distance minus a tolerance). A kernel
 answers, per frame, primitive and ray, "does the primitive's entry distance lie in
-[0, t_stop)?" -- what the reference kernels of :mod:`.raycast` answer with ``t < t_stop`` --
+[0, t_stop)?" -- what the reference kernels of :mod:`.primitives` answer with ``t < t_stop`` --
 without computing distances nobody needs.
 
 Use: ``prep = prepare_capsules(a, b, radius)`` (or the box / ball / cylinder / mesh variants)
@@ -346,7 +346,7 @@ class PreparedMesh:
 
     Attributes:
         triangles: (F, 3, 3) float64 corners in the object frame (scaled).
-        table: :func:`~occpose.occlusion.raycast.plucker_table` of the triangles.
+        table: :func:`~occpose.occlusion.raycast.primitives.plucker_table` of the triangles.
         bounds: a :class:`Prepared` box (the object-frame bounding box, padded) per frame.
         rotation, translation: (T, 3, 3), (T, 3) object-to-camera pose per frame.
     """
@@ -363,12 +363,12 @@ class PreparedMesh:
 
 
 def mesh_table(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """float32 :func:`~occpose.occlusion.raycast.plucker_table` of object-frame triangles.
+    """float32 :func:`~occpose.occlusion.raycast.primitives.plucker_table` of object-frame triangles.
 
     float32 suffices: origins are metres from small meshes, and a ray's side of an edge is
     decided to ~1e-7 m.
     """
-    from .raycast import plucker_table
+    from .primitives import plucker_table
 
     table, plane = plucker_table(triangles)
     return table.astype(F32), plane.astype(F32)
@@ -397,7 +397,7 @@ def mesh_hits(w_t: np.ndarray, stop: np.ndarray, prep: PreparedMesh,
     Args:
         stop: (T, 1, R) :func:`stop_bits`; dirs: (T, 3, R) float64 unit directions (``w_t``).
     """
-    from .raycast import points_in_triangles, triangles_crossed
+    from .primitives import points_in_triangles, triangles_crossed
 
     cand = boxes_hit(w_t, stop, prep.bounds)  # (T, 1, R)
     f, _, ray = np.nonzero(cand)
@@ -424,7 +424,7 @@ def capsule_distances(dirs: np.ndarray, a: np.ndarray, b: np.ndarray, radius) ->
 
     The float64, distance-valued twin of :func:`capsules_hit` (same formulas) for the few rays
     whose first blocker must be known: dirs (N, 3) unit, a, b (N, 3), radius (N,).
-    Equals :func:`~occpose.occlusion.raycast.ray_capsule` from the origin.
+    Equals :func:`~occpose.occlusion.raycast.primitives.ray_capsule` from the origin.
     """
     dirs, a, b = dirs.T, a.T, b.T  # component-first (3, N)
     ba = b - a

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from .geometry import MeshData
 
 SUFFIXES = (".obj", ".ply", ".glb", ".gltf", ".stl", ".off")

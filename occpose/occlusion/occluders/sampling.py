@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import occluder_motion as motion
+from . import motion
 from .geometry import BOX, CYLINDER, MESH, SPHERE, MeshData, OccluderSet
-from .occluder_furniture import FURNITURE
-from .occluder_stage import Stage
+from .furniture import FURNITURE
+from .stage import Stage
 
 MOVABLE = ("box", "sphere", "mesh")
 COMPACT = ("box", "sphere", "mesh")  # kinds that can cover a few joints anywhere (fillers)

@@ -13,7 +13,7 @@ misses it in that range. Conventions shared by all kernels:
   faces are handled exactly (no division by zero reaches the result).
 
 These are the reference kernels (tests, the Blender cross-check, exact first-hit distances). The
-visibility labeller's hot path uses the float32 kernels of :mod:`.raycast_camera`, specialised to
+visibility labeller's hot path uses the float32 kernels of :mod:`.camera_rays`, specialised to
 rays cast from the camera centre.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import BOX, CAPSULE, CYLINDER, SPHERE, OccluderSet
+from ..occluders.geometry import BOX, CAPSULE, CYLINDER, SPHERE, OccluderSet
 
 _PARALLEL = 1e-18  # squared sine below which a ray counts as parallel to an axis / a plane
 _GENERIC = np.array([[0.5773, 0.5774, 0.5779], [-0.6228, 0.4163, 0.6624],

@@ -1,14 +1,14 @@
-"""The numpy and reference backends of :func:`~occpose.occlusion.visibility.label_visibility`.
+"""The numpy and reference backends of :func:`~occpose.occlusion.raycast.visibility.label_visibility`.
 
 Both compute the definition of :mod:`.visibility` and return its
-:class:`~occpose.occlusion.visibility.VisibilityLabels`:
+:class:`~occpose.occlusion.raycast.visibility.VisibilityLabels`:
 
 * ``"numpy"`` (:func:`_label_numpy`): blocked-ray counts from the float32 kernels of
-  :mod:`.raycast_camera`, chunk by chunk (optionally on threads), with the body's end balls
+  :mod:`.camera_rays`, chunk by chunk (optionally on threads), with the body's end balls
   tested once per joint (:class:`_BodyBalls`) and exact float64 first-hit distances only for the
   rays whose first blocker can change a label (:func:`_object_first`).
 * ``"reference"`` (:func:`_label_reference`): the definition computed literally with the float64
-  kernels of :mod:`.raycast`, every (ray, primitive) distance.
+  kernels of :mod:`.primitives`, every (ray, primitive) distance.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import BOX, CAPSULE, CYLINDER, MESH, SPHERE, OccluderSet
-from . import raycast, raycast_camera
+from ..occluders.geometry import BOX, CAPSULE, CYLINDER, MESH, SPHERE, OccluderSet
+from . import primitives as raycast
+from . import camera_rays as raycast_camera
 from .visibility import (OTHER_TOLERANCE, VisibilityLabels, VisibilityParams, _targets_t,
                          labels_from_counts, out_of_frame_mask, own_tolerance, ray_targets)
 

@@ -2,11 +2,11 @@
 
 Both label a joint *occluded* from the pose alone (no scene, no occluders), so they can only
 ever see self-occlusion. occpose stores them next to the ray-cast truth so that
-``occpose-bench labels`` can measure how well they agree (:mod:`occpose.occlusion.agreement`).
+``occpose-bench labels`` can measure how well they agree (:mod:`occpose.occlusion.agreement.scoring`).
 
-* :mod:`.heuristics_clustered` -- clustered (section 4.1): :func:`clustered_occlusion` and its
+* :mod:`.clustered` -- clustered (section 4.1): :func:`clustered_occlusion` and its
   ``*_grid`` variant.
-* :mod:`.heuristics_boxed` -- boxed man (section 4.2), plain and depth-aware:
+* :mod:`.boxed` -- boxed man (section 4.2), plain and depth-aware:
   :func:`boxed_occlusion`, its ``*_grid`` variant, the boxes and their layouts.
 * this module -- the dataset's three label arrays (:func:`heuristic_labels`) and the
   heuristics' inputs (:func:`heuristic_inputs`); it re-exports the names of both modules.
@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..camera import Camera, normalize_screen_coordinates
-from .heuristics_boxed import (BOX_LAYOUTS, BoxLayout, box_depths, box_hits,  # noqa: F401 (re-exported)
+from ...camera import Camera, normalize_screen_coordinates
+from .boxed import (BOX_LAYOUTS, BoxLayout, box_depths, box_hits,  # noqa: F401 (re-exported)
                                boxed_occlusion, boxed_occlusion_grid, points_in_convex_quads,
                                points_in_hull4, segment_boxes)
-from .heuristics_clustered import clustered_occlusion, clustered_occlusion_grid  # noqa: F401
+from .clustered import clustered_occlusion, clustered_occlusion_grid  # noqa: F401
 
 if TYPE_CHECKING:
-    from ..config import HeuristicsSection
+    from ...config import HeuristicsSection
 
 __all__ = ["BoxLayout", "BOX_LAYOUTS", "clustered_occlusion", "clustered_occlusion_grid",
            "boxed_occlusion", "boxed_occlusion_grid", "segment_boxes", "points_in_convex_quads",

@@ -1,4 +1,4 @@
-"""The output side of the heuristics agreement report of :mod:`.agreement`.
+"""The output side of the heuristics agreement report of :mod:`.scoring`.
 
 :func:`render_markdown` (tables), :func:`format_summary` (terminal), :func:`plot_f1_by_level`
 and :func:`write_report` (``agreement.json``, ``agreement.md``, ``agreement_f1_by_level.png``).
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import markdown
+from ... import markdown
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -141,8 +141,8 @@ def plot_f1_by_level(report: dict, path: str | Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from ..dataset.atomic import atomic_path
-    from .agreement import HEURISTICS
+    from ...dataset.atomic import atomic_path
+    from .scoring import HEURISTICS
 
     levels = list(report["by_level"])
     x = [float(lv) for lv in levels]
@@ -181,7 +181,7 @@ def _json_ready(obj):
 
 def write_report(report: dict, out_dir: str | Path) -> dict[str, Path]:
     """Write agreement.json, agreement.md and agreement_f1_by_level.png atomically."""
-    from ..dataset.atomic import atomic_write_text
+    from ...dataset.atomic import atomic_write_text
 
     out_dir = Path(out_dir)
     paths = {"json": out_dir / "agreement.json", "markdown": out_dir / "agreement.md",

@@ -32,14 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..camera import image_to_camera, world_to_camera
-from ..errors import LevelNotReachedError
+from ...camera import image_to_camera, world_to_camera
+from ...errors import LevelNotReachedError
 from .geometry import OccluderSet
-from .occluder_motion import max_step
-from .occluder_stage import Stage, make_stage
-from .occluders import COMPACT, MOVABLE, OccluderGroup, build_set, sample_group
-from .raycast import ray_occluders
-from .visibility import VisibilityLabels, VisibilityParams, label_visibility
+from .motion import max_step
+from .stage import Stage, make_stage
+from .sampling import COMPACT, MOVABLE, OccluderGroup, build_set, sample_group
+from ..raycast.primitives import ray_occluders
+from ..raycast.visibility import VisibilityLabels, VisibilityParams, label_visibility
 
 GROUP_TRIES = 6  # fresh draws of one group that does not fit the stage before giving up on it
 GAP = 0.02  # a bracket narrower than this in s: f jumps over the tolerance window there
@@ -188,7 +188,7 @@ def _level_function(source, target):
     dataset's ``achieved_level`` is (float32 per-frame fractions, then their mean)."""
     if target is None or target.name == source.name:
         return lambda labels: float(labels.occluder_fraction.mean())
-    from ..skeleton import convert_joints
+    from ...skeleton import convert_joints
 
     def level(labels: VisibilityLabels) -> float:
         by_object = convert_joints(labels.occluded_by_object[..., None], source, target)[..., 0]

@@ -29,12 +29,12 @@ Definition (ARCHITECTURE.md "Visibility"; every backend implements exactly this)
   occluded_by_body.sum(1) / J.
 
 Body segments are the capsules of ``body.capsules(joints_cam)``; occluders come from an
-:class:`~occpose.occlusion.geometry.OccluderSet` already in the camera frame.
+:class:`~occpose.occlusion.occluders.geometry.OccluderSet` already in the camera frame.
 
 Backends (``label_visibility(..., backend=...)``):
 
 ``"numpy"`` (default)
-    Decides "blocked" per ray with the float32 kernels of :mod:`.raycast_camera`: chunks of
+    Decides "blocked" per ray with the float32 kernels of :mod:`.camera_rays`: chunks of
     frames, all joints, rays and primitives at once, no Python loop per frame, joint or ray, and
     no distances computed. The capsules' end balls are tested once per joint (balls at a joint
     are concentric; see :class:`~.visibility_numpy._BodyBalls`). Exact float64 first-hit
@@ -42,13 +42,13 @@ Backends (``label_visibility(..., backend=...)``):
     first blocker can change a joint's label. Decisions match the float64 reference except for
     rays grazing a primitive within ~1e-6 m of their stopping distance.
 ``"torch"``
-    The same labels on any device (:mod:`.visibility_torch`), dense float32 distances.
+    The same labels on any device (:mod:`.engine_torch`), dense float32 distances.
 ``"reference"``
-    The definition computed literally with the float64 kernels of :mod:`.raycast`: every
+    The definition computed literally with the float64 kernels of :mod:`.primitives`: every
     (ray, primitive) distance. Slow; the yardstick of the tests.
 
 This module holds the definition (parameters, labels, ray targets, label assembly) and the
-backend dispatch; the numpy and reference backends are in :mod:`.visibility_numpy`.
+backend dispatch; the numpy and reference backends are in :mod:`.engine_numpy`.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import OccluderSet
+from ..occluders.geometry import OccluderSet
 
 OTHER_TOLERANCE = 1e-6  # metres: tolerance for every primitive that is not one of the joint's own
 GOLDEN_ANGLE = float(np.pi * (3.0 - np.sqrt(5.0)))
@@ -165,7 +165,7 @@ def own_tolerance(body, params: VisibilityParams) -> np.ndarray:
 
 def out_of_frame_mask(joints_cam: np.ndarray, camera) -> np.ndarray:
     """(T, J) bool: projects outside the image (with distortion) or is not in front (z <= 0)."""
-    from ..camera import in_frame, project_to_2d
+    from ...camera import in_frame, project_to_2d
 
     pixels = project_to_2d(joints_cam, camera)
     return ~in_frame(pixels, camera, points_cam=joints_cam)
@@ -189,7 +189,7 @@ def label_visibility(joints_cam, body, camera, occluders_cam: OccluderSet | None
             ray, the yardstick of the tests).
         device: torch device for the torch backend (default CUDA when available, else CPU).
         chunk: frames per batch (numpy backend; torch batches are set by
-            :func:`~occpose.occlusion.visibility_torch.label_visibility_torch`).
+            :func:`~occpose.occlusion.raycast.engine_torch.label_visibility_torch`).
         workers: threads for the numpy backend (chunks run in parallel; numpy releases the
             GIL in its loops). The labels do not depend on it.
     Returns:
@@ -203,17 +203,17 @@ def label_visibility(joints_cam, body, camera, occluders_cam: OccluderSet | None
         raise ValueError("joints_cam contains non-finite values")
     occ = _frames_of(occluders_cam, len(joints_cam))
     if backend == "torch":
-        from .visibility_torch import label_visibility_torch
+        from .engine_torch import label_visibility_torch
 
         return label_visibility_torch(joints_cam, body, camera, occ, params, device=device)
     if backend == "reference":
-        from .visibility_numpy import _label_reference
+        from .engine_numpy import _label_reference
 
         return _label_reference(joints_cam, body, camera, occ, params)
     if backend != "numpy":
         raise ValueError(f"unknown visibility backend {backend!r}; expected numpy, torch or "
                          "reference")
-    from .visibility_numpy import _label_numpy
+    from .engine_numpy import _label_numpy
 
     return _label_numpy(joints_cam, body, camera, occ, params, chunk, workers)
 

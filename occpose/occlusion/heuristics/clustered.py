@@ -1,4 +1,4 @@
-"""The clustered occlusion heuristic of Wang et al. (section 4.1); overview in :mod:`.heuristics`.
+"""The clustered occlusion heuristic of Wang et al. (section 4.1); overview in :mod:`.labels`.
 
 Clustered (section 4.1)
     Joints whose xy distance is below ``epsilon`` are linked; a *cluster* is a connected

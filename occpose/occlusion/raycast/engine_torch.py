@@ -2,7 +2,7 @@
 
 Same definition, same ray pattern, same formulas as the numpy backend (rays cast from the
 camera centre, float32 per ray-primitive pair with the cancellation-free forms of
-:mod:`.raycast_camera`), but dense: every (frame, primitive, ray) entry distance is computed and
+:mod:`.camera_rays`), but dense: every (frame, primitive, ray) entry distance is computed and
 the first blocker of every ray comes from float32 distances. Frames go in large batches with no
 per-frame Python and no host synchronisation until the counts come back; meshes are tested by
 brute force over their triangles (fine for small meshes). The out-of-frame test runs on the host
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import BOX, CAPSULE, CYLINDER, MESH, SPHERE, OccluderSet
-from .raycast import PARITY_DIRECTIONS
+from ..occluders.geometry import BOX, CAPSULE, CYLINDER, MESH, SPHERE, OccluderSet
+from .primitives import PARITY_DIRECTIONS
 
 INF = float("inf")
 NAN = float("nan")
@@ -32,7 +32,7 @@ def default_device():
 
 def label_visibility_torch(joints_cam: np.ndarray, body, camera, occ: OccluderSet | None,
                            params, device=None, batch: int | None = None):
-    """Torch backend of :func:`~occpose.occlusion.visibility.label_visibility` (same arguments).
+    """Torch backend of :func:`~occpose.occlusion.raycast.visibility.label_visibility` (same arguments).
 
     Args:
         occ: occluders in the camera frame with one pose per frame (or None).

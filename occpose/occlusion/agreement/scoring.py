@@ -18,11 +18,11 @@ Self- vs object occlusion
     the sequences without occluders. Precision cannot be split by cause: a false alarm has none.
 
 The sweep recomputes the heuristics from the stored ``joints_3d_cam`` and ``joints_2d`` over
-grids of epsilon and delta (:mod:`occpose.occlusion.heuristics`, vectorised over all frames of
+grids of epsilon and delta (:mod:`occpose.occlusion.heuristics.labels`, vectorised over all frames of
 all selected sequences at once) and reports F1 per value and the best one.
 
 The output side -- Markdown tables, the terminal summary, the F1-by-level plot and the report
-files -- is in :mod:`.agreement_report`; its functions are re-exported here.
+files -- is in :mod:`.report`; its functions are re-exported here.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DatasetError, OccposeError
-from .agreement_report import format_summary, plot_f1_by_level, render_markdown, write_report
-from .heuristics import boxed_occlusion_grid, clustered_occlusion_grid, heuristic_inputs
+from ...errors import DatasetError, OccposeError
+from .report import format_summary, plot_f1_by_level, render_markdown, write_report
+from ..heuristics.labels import boxed_occlusion_grid, clustered_occlusion_grid, heuristic_inputs
 
 __all__ = ["HEURISTICS", "Confusion", "confusion", "precision", "recall", "f1_score", "accuracy",
            "LabelSet", "load_label_set", "agreement_report", "sweep_heuristics",

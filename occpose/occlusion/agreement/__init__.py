@@ -1,0 +1,1 @@
+"""The heuristics scored against the ray-cast truth (``scoring``) and their report (``report``)."""
