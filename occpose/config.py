@@ -197,6 +197,10 @@ class TrainSection:
     ``occlusion_labels``: the occlusion vectors of ``tcn-occ1``/``tcn-occseq``, in training
     (loss target) and as their input at test time. ``dropout``: unset = the model's paper
     default (0.25 for the TCNs, 0.5 for ``linear``). ``batch_size`` is per process.
+    ``bn_stats``: ``running`` (VideoPose3D) or ``precise`` (BatchNorm statistics re-estimated
+    with the final weights; docs/parity.md). ``validation``: fraction of the training clips
+    (subject, action) held out for the per-epoch validation MPJPE; the test split is never used
+    while training.
     """
 
     models: list[str] = opt(["tcn", "tcn-occ1", "tcn-occseq", "tcn-aug", "linear"], nonempty=True,
@@ -215,6 +219,8 @@ class TrainSection:
     lambda_pose: float = opt(1.0, min=0)
     lambda_occ: float = opt(0.1, min=0)
     device: str = opt("auto")
+    bn_stats: str = opt("running", choices=("running", "precise"))
+    validation: float = opt(0.1, min=0, max=0.9)
     noise: NoiseSection = field(default_factory=NoiseSection)
 
 

@@ -187,7 +187,7 @@ def run_pipeline(opts: RunOptions) -> dict:
             run_dir = out / "runs" / f"{model}-s{seed}"
             _log(f"4/5 training {model} seed {seed} -> {run_dir}")
             settings = RunSettings.from_train_section(cfg.train, model, seed).validate()
-            train_model(train_seqs, test_seqs, settings, run_dir, device=opts.device,
+            train_model(train_seqs, None, settings, run_dir, device=opts.device,
                         progress=opts.progress)
             runs.append(run_dir)
     if image_runs:
@@ -198,7 +198,7 @@ def run_pipeline(opts: RunOptions) -> dict:
                 _log(f"4/5 training tcn on image-model ({label}) 2D detections, seed {seed} -> {run_dir}")
                 settings = RunSettings.from_train_section(
                     cfg.train, "tcn", seed, keypoints2d=f"detector:{image_run}").validate()
-                train_model(rendered_train, test_seqs, settings, run_dir, device=opts.device,
+                train_model(rendered_train, None, settings, run_dir, device=opts.device,
                             progress=opts.progress)
                 runs.append(run_dir)
     timings["train"] = time.perf_counter() - t

@@ -18,7 +18,8 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train one pose model (one seed) on the train split",
                        description="Train one model on the train split (all levels), validating "
-                                   "on the test split every epoch. Reruns resume the run in RUN.")
+                                   "every epoch on clips held out of the train split (never the "
+                                   "test split). Reruns resume the run in RUN.")
     add_data_args(p)
     p.add_argument("--model", required=True, metavar="NAME",
                    help="tcn, tcn-occ1, tcn-occseq, tcn-aug or linear")
@@ -40,6 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--occlusion-labels", metavar="SOURCE",
                    help="truth, clustered, boxed or boxed_depth (occlusion-aware models)")
     p.add_argument("--lambda-occ", type=float, help="weight of the occlusion L1 loss")
+    p.add_argument("--bn-stats", choices=("running", "precise"),
+                   help="BatchNorm statistics to evaluate with: running (VideoPose3D, default) or "
+                        "precise (re-estimated with the final weights; docs/parity.md)")
+    p.add_argument("--validation", type=float, metavar="FRACTION",
+                   help="fraction of the training clips held out for validation (0 = none)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a run with different settings in RUN")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -110,12 +116,13 @@ def run(args: argparse.Namespace) -> int:
         train, args.model, seed, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_decay=args.lr_decay, channels=args.channels, filter_widths=widths,
         dropout=args.dropout, causal=args.causal, keypoints2d=args.keypoints2d,
-        occlusion_labels=args.occlusion_labels, lambda_occ=args.lambda_occ).validate()
+        occlusion_labels=args.occlusion_labels, lambda_occ=args.lambda_occ,
+        bn_stats=args.bn_stats, validation=args.validation).validate()
     device = args.device or train.device
     resolve_device(device)                                  # fail before loading data
     sequences = sequences_from_args(args)
-    train_seqs, test_seqs = split_sequences(sequences, "train"), split_sequences(sequences, "test")
-    result = train_model(train_seqs, test_seqs, settings, args.out,
+    train_seqs = split_sequences(sequences, "train")
+    result = train_model(train_seqs, None, settings, args.out,
                          device=device, overwrite=args.overwrite,
                          progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:           # torchrun: one summary line

@@ -20,6 +20,7 @@ RUN_FORMAT = "occpose-run/1"
 SETTINGS_FILE = "settings.json"
 LABEL_SOURCES = {"truth": "occluded", "clustered": "occluded_clustered",
                  "boxed": "occluded_boxed", "boxed_depth": "occluded_boxed_depth"}
+BN_STATS = ("running", "precise")
 # Fields that may differ between a run directory and the arguments that resume it.
 _NOT_IDENTITY = ("epochs",)
 _OCC_ONLY = ("occlusion_labels", "lambda_pose", "lambda_occ")
@@ -55,8 +56,12 @@ class RunSettings:
             vectors of the occlusion-aware models, as loss target and as test-time input.
         lambda_pose, lambda_occ: λ1, λ2 of Wang et al.'s loss (occlusion-aware models only).
         noise: the detector-noise model parameters (:class:`occpose.config.NoiseSection`).
-        flip_augment: random horizontal flips of training windows (VideoPose3D).
+        flip_augment: every training window also flipped horizontally in each epoch (VideoPose3D).
         bn_momentum: (start, end) BatchNorm momentum, decayed exponentially over the epochs.
+        bn_stats: ``running`` (VideoPose3D: evaluate with the running averages) or ``precise``
+            (re-estimated with the final weights after the last epoch; docs/parity.md).
+        validation: fraction of the training clips held out for the per-epoch validation MPJPE
+            (:func:`occpose.harness.train.validation_split`; 0 = none).
         max_norm: max-norm constraint of ``linear`` after each step (0 = off).
         augment: keyword arguments of :func:`occpose.models.occlude_keypoints` (``tcn-aug``).
         model_kwargs: further :func:`occpose.models.build_model` arguments (``occ_channels`` ...).
@@ -80,6 +85,8 @@ class RunSettings:
     noise: dict = field(default_factory=_noise_defaults)
     flip_augment: bool = True
     bn_momentum: list[float] = field(default_factory=lambda: [0.1, 0.001])
+    bn_stats: str = "running"
+    validation: float = 0.1
     max_norm: float = 1.0
     augment: dict = field(default_factory=_augment_defaults)
     model_kwargs: dict = field(default_factory=dict)
@@ -93,7 +100,8 @@ class RunSettings:
                     channels=train.channels, dropout=train.dropout, causal=train.causal,
                     keypoints2d=train.keypoints2d, occlusion_labels=train.occlusion_labels,
                     lambda_pose=train.lambda_pose, lambda_occ=train.lambda_occ,
-                    noise=asdict(train.noise))
+                    noise=asdict(train.noise), bn_stats=train.bn_stats,
+                    validation=train.validation)
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
@@ -154,6 +162,12 @@ class RunSettings:
             raise OccposeError(f"unknown occlusion label source {self.occlusion_labels!r}; expected "
                                f"one of {', '.join(LABEL_SOURCES)}")
         parse_source(self.keypoints2d)
+        if self.bn_stats not in BN_STATS:
+            raise OccposeError(f"unknown bn_stats {self.bn_stats!r}; expected one of "
+                               f"{', '.join(BN_STATS)}")
+        if not 0 <= self.validation < 1:
+            raise OccposeError(f"invalid validation {self.validation!r}: expected a fraction of "
+                               f"the training clips in [0, 1)")
         for name, ok in (("epochs", self.epochs >= 1), ("batch_size", self.batch_size >= 2),
                          ("lr", self.lr > 0), ("lr_decay", 0 < self.lr_decay <= 1),
                          ("channels", self.channels >= 1),

@@ -8,10 +8,22 @@
   TCNs on the same windows with ``L' = λ1·MPJPE + λ2·L1(o, õ)``; ``linear`` trains on single
   frames with the max-norm constraint after every step. ``tcn-aug`` corrupts its input
   windows with :func:`~occpose.models.occlude_keypoints`.
-* Augmentation: each window is flipped horizontally with probability 1/2 (x negated, left and
-  right joints swapped in the 2D input, the 3D target and the occlusion vectors).
+* Epochs as VideoPose3D builds them (its ``ChunkedGenerator``): with ``flip_augment`` every
+  window appears twice per epoch, once plain and once flipped horizontally (x negated, left and
+  right joints swapped in the 2D input, the 3D target and the occlusion vectors), all shuffled
+  together; without it, once.
 * Schedule: Adam with amsgrad; ``lr · lr_decay^epoch``; BatchNorm momentum decayed from 0.1 to
   0.001 over the epochs, ``m_e = m_0 · exp(-e/E · ln(m_0/m_1))``.
+* BatchNorm statistics (``bn_stats``): ``running`` (VideoPose3D, the default) evaluates with the
+  running averages the momentum schedule leaves; ``precise`` (better than the reference on small
+  data, see docs/parity.md) re-estimates them after the last epoch with the final weights over one
+  pass of the epoch's windows (:func:`torch.optim.swa_utils.update_bn`). The schedule is set per
+  epoch for VideoPose3D's Human3.6M epochs of ~3,000 steps; with a few dozen steps per epoch the
+  late momenta (~0.001) leave running averages that mix the statistics of several epochs'
+  weights.
+* Validation: ``validation`` of the training clips (subject, action; all cameras and levels of
+  a clip together) are held out when no validation sequences are passed; the test split is never
+  looked at while training.
 * Randomness: weights from ``key_seed(seed, "init")``; the epoch's shuffle, flips, augmentation
   and dropout from ``(seed, epoch, rank)``, so a resumed run replays exactly what an
   uninterrupted run does. Deterministic algorithms are switched on while training.
@@ -20,8 +32,9 @@
   ``overwrite``. ``RUN/metrics.jsonl`` gets one line per epoch: ``epoch``, ``loss`` (the
   minimised loss, metres), ``train_mpjpe_mm`` (training mode, augmented windows),
   ``occlusion_l1`` (occlusion-aware models), ``lr``, ``bn_momentum``, ``samples``,
-  ``val_mpjpe_mm`` (whole validation sequences, no flip; when validation data is given) and
-  ``time_s``.
+  ``train_eval_mpjpe_mm`` (evaluation mode, whole training sequences, no flip: VideoPose3D's
+  ``3d_eval``), ``val_mpjpe_mm`` (the same on the validation sequences, when there are any),
+  ``time_s`` (the epoch's training steps) and ``frames_per_s``.
 * ``torchrun``: DistributedDataParallel over a DistributedSampler; ``batch_size`` is per process;
   rank 0 alone writes files and validates; BatchNorm statistics are copied from rank 0 at the end
   of every epoch so all ranks hold identical weights.
@@ -30,6 +43,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import sys
@@ -56,7 +70,7 @@ from .distributed import (DistInfo, all_reduce_sum, barrier, broadcast_buffers, 
 from .inference import build_eval_model, build_train_model, padding_of, predict_sequence
 from .settings import SETTINGS_FILE, RunSettings, read_settings, write_settings
 
-__all__ = ["RunResult", "train_model"]
+__all__ = ["RunResult", "train_model", "validation_split", "EpochWindows", "precise_bn"]
 
 _SEED_MOD = 2 ** 63
 
@@ -158,19 +172,92 @@ def _open_run_dir(run_dir: Path, settings: RunSettings, data: dict, overwrite: b
     return ckpt
 
 
-def _augment(batch: Batch, settings: RunSettings, skeleton: Skeleton,
-             gen: torch.Generator) -> Batch:
-    """Random horizontal flips (probability 1/2 per window) and ``tcn-aug`` occlusion."""
-    kp, poses, occ = batch.keypoints, batch.poses, batch.occlusion
-    if settings.flip_augment:
-        flip = torch.rand(kp.shape[0], generator=gen) < 0.5                    # (B,)
-        kp = torch.where(flip[:, None, None, None], flip_poses(kp, skeleton), kp)
-        poses = torch.where(flip[:, None, None, None], flip_poses(poses, skeleton), poses)
-        if occ is not None:
-            occ = torch.where(flip[:, None, None], flip_labels(occ, skeleton), occ)
+def validation_split(sequences: list[PoseSequence], fraction: float
+                     ) -> tuple[list[PoseSequence], list[PoseSequence]]:
+    """(train, validation): ``fraction`` of the clips (subject, action) held out, every camera and
+    level of a held-out clip with it, so no motion is on both sides.
+
+    The clips held out are the first ``round(fraction * clips)`` (at least one, never all) in the
+    order of the SHA-256 of ``"subject/action"``: the same for every model and seed, and
+    independent of the test split. ``fraction`` 0 holds out nothing.
+    """
+    if not 0 <= fraction < 1:
+        raise OccposeError(f"validation fraction must be in [0, 1), got {fraction!r}")
+    clips = sorted({(s.subject, s.action) for s in sequences},
+                   key=lambda c: hashlib.sha256(f"{c[0]}/{c[1]}".encode()).hexdigest())
+    if fraction == 0 or len(clips) < 2:
+        return list(sequences), []
+    held = set(clips[:min(max(1, round(fraction * len(clips))), len(clips) - 1)])
+    return ([s for s in sequences if (s.subject, s.action) not in held],
+            [s for s in sequences if (s.subject, s.action) in held])
+
+
+class EpochWindows:
+    """The samples of one epoch as VideoPose3D's ``ChunkedGenerator`` builds them: every window
+    of ``windows`` once plain and, with ``flip``, once more flipped (sample ``i + len(windows)``
+    is window ``i`` mirrored). The flipped copies are made once, so a batch is one gather."""
+
+    def __init__(self, windows: WindowSet, skeleton: Skeleton, flip: bool) -> None:
+        kp, poses, occ, starts = windows.keypoints, windows.poses, windows.occlusion, windows.starts
+        if flip:
+            padded = kp.shape[0]
+            kp = torch.cat([kp, flip_poses(kp, skeleton)])
+            poses = torch.cat([poses, flip_poses(poses, skeleton)])
+            occ = torch.cat([occ, flip_labels(occ, skeleton)]) if occ is not None else None
+            starts = torch.cat([starts, starts + padded])
+        self.keypoints, self.poses, self.occlusion, self.starts = kp, poses, occ, starts
+        self.left = windows.left
+        self._span = torch.arange(windows.receptive_field)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def batch(self, index: torch.Tensor) -> Batch:
+        start = self.starts[index]                                         # (B,)
+        frames = start[:, None] + self._span                               # (B, RF)
+        occ = self.occlusion[frames] if self.occlusion is not None else None
+        return Batch(self.keypoints[frames], self.poses[start + self.left][:, None], occ)
+
+
+def _augment(batch: Batch, settings: RunSettings, gen: torch.Generator) -> Batch:
+    """``tcn-aug``'s keypoint occlusion (flips are whole samples of the epoch)."""
     if settings.model == "tcn-aug":
-        kp = occlude_keypoints(kp, generator=gen, **settings.augment).keypoints
-    return Batch(kp, poses, occ)
+        kp = occlude_keypoints(batch.keypoints, generator=gen, **settings.augment).keypoints
+        return Batch(kp, batch.poses, batch.occlusion)
+    return batch
+
+
+class _BatchForward(nn.Module):
+    """``model`` called on a :class:`Batch` (for :func:`torch.optim.swa_utils.update_bn`)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Batch):
+        if self.model.uses_occlusion:
+            return self.model(batch.keypoints, batch.occlusion)
+        return self.model(batch.keypoints)
+
+
+def precise_bn(model: nn.Module, samples: EpochWindows, batch_size: int, dev: torch.device,
+               seed: int) -> None:
+    """Re-estimate every BatchNorm layer's running statistics with the current weights: the
+    equal-weight average of the batch statistics over one pass of ``samples`` in training mode
+    (dropout on, as the layers saw their inputs while training), in a fixed order."""
+    from torch.optim.swa_utils import update_bn
+
+    torch.manual_seed(key_seed(seed, "precise-bn") % _SEED_MOD)
+    batches = [b for b in torch.split(torch.arange(len(samples)), batch_size) if len(b) > 1]
+    was_training = model.training
+    with torch.no_grad():
+        update_bn((samples.batch(b) for b in batches), _BatchForward(model), device=dev)
+    model.train(was_training)
+
+
+def _bn_buffers(model: nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()
+            if k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
 
 
 def _loss(net: nn.Module, model: nn.Module, batch: Batch, settings: RunSettings):
@@ -195,15 +282,14 @@ def _batches(sampler: DistributedSampler, batch_size: int) -> list[torch.Tensor]
     return out
 
 
-def _run_epoch(net, model, opt, windows: WindowSet, batches, settings: RunSettings,
-               skeleton: Skeleton, gen: torch.Generator, dev: torch.device,
-               show: bool) -> tuple[torch.Tensor, int]:
+def _run_epoch(net, model, opt, samples: EpochWindows, batches, settings: RunSettings,
+               gen: torch.Generator, dev: torch.device, show: bool) -> tuple[torch.Tensor, int]:
     """One pass over ``batches``; returns (sample-weighted sums of loss, pose, occ; samples)."""
     model.train()
     sums = torch.zeros(3, dtype=torch.float64, device=dev)                  # loss, pose, occ
     n_samples = 0
     for step, index in enumerate(batches):
-        batch = _augment(windows.batch(index), settings, skeleton, gen).to(dev)
+        batch = _augment(samples.batch(index), settings, gen).to(dev)
         opt.zero_grad(set_to_none=True)
         with autocast(dev):
             loss, pose_err, occ_err = _loss(net, model, batch, settings)
@@ -239,8 +325,9 @@ def train_model(sequences_train: list[PoseSequence], sequences_val: list[PoseSeq
 
     Args:
         sequences_train: training sequences (the benchmark's ``train`` split, all levels).
-        sequences_val: sequences for the per-epoch validation MPJPE (e.g. the test split), or
-            None/empty for none.
+        sequences_val: sequences for the per-epoch validation MPJPE, or None to hold out
+            ``settings.validation`` of the training clips (:func:`validation_split`). Never pass
+            the test split: nothing chosen while training may depend on it.
         settings: the run; validated here, ``skeleton`` filled from the joint count.
         out_dir: the run directory RUN.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
@@ -252,6 +339,8 @@ def train_model(sequences_train: list[PoseSequence], sequences_val: list[PoseSeq
     if not sequences_train:
         raise OccposeError("no training sequences (is the data's train split empty?)")
     settings = replace(settings).validate()
+    if sequences_val is None:
+        sequences_train, sequences_val = validation_split(sequences_train, settings.validation)
     num_joints = _check_sequences(sequences_train, "training")
     skeleton = skeleton_for(num_joints, settings.skeleton)
     if skeleton.num_joints != num_joints:
@@ -280,13 +369,16 @@ def _train(sequences_train, sequences_val, settings: RunSettings, run_dir: Path,
     num_joints = skeleton.num_joints
     torch.manual_seed(key_seed(settings.seed, "init") % _SEED_MOD)
     model = build_train_model(settings, num_joints)
-    windows = WindowSet(prepare(sequences_train, settings), model.receptive_field(),
-                        padding_of(model))
+    train_prepared = prepare(sequences_train, settings)
+    samples = EpochWindows(WindowSet(train_prepared, model.receptive_field(), padding_of(model)),
+                           skeleton, settings.flip_augment)
     model.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, amsgrad=True)
     start, metrics = 0, []
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
+        if ckpt.get("running_bn"):            # precise BN replaced them at the end: resume as trained
+            model.load_state_dict(ckpt["running_bn"], strict=False)
         opt.load_state_dict(ckpt["optimizer"])
         start, metrics = int(ckpt["epoch"]), list(ckpt["metrics"])
         set_rng_state(ckpt["rng"])
@@ -295,12 +387,13 @@ def _train(sequences_train, sequences_val, settings: RunSettings, run_dir: Path,
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[dev.index] if dev.type == "cuda" else None)
     val_prepared = prepare(sequences_val, settings) if info.is_main and sequences_val else []
-    eval_model = build_eval_model(settings, num_joints).to(dev) if val_prepared else None
-    sampler = DistributedSampler(range(len(windows)), num_replicas=info.world_size,
+    eval_model = build_eval_model(settings, num_joints).to(dev) if info.is_main else None
+    sampler = DistributedSampler(range(len(samples)), num_replicas=info.world_size,
                                  rank=info.rank, shuffle=True,
                                  seed=key_seed(settings.seed, "shuffle") % 2 ** 31)
     show = progress and info.is_main
     name = f"{settings.model} seed {settings.seed}"
+    running_bn = None
     for epoch in range(start, settings.epochs):
         t0 = time.perf_counter()
         lr = settings.lr * settings.lr_decay ** epoch
@@ -315,31 +408,40 @@ def _train(sequences_train, sequences_val, settings: RunSettings, run_dir: Path,
         batches = _batches(sampler, settings.batch_size)
         bar = tqdm(batches, desc=f"{name} epoch {epoch + 1}/{settings.epochs}", disable=not show,
                    leave=False, file=sys.stderr, unit="batch")
-        sums, n_samples = _run_epoch(net, model, opt, windows, bar, settings, skeleton, gen, dev,
-                                     show)
+        sums, n_samples = _run_epoch(net, model, opt, samples, bar, settings, gen, dev, show)
         bar.close()
         broadcast_buffers(model, info)
+        train_s = time.perf_counter() - t0
         totals = torch.cat([sums, sums.new_tensor([n_samples])])
         all_reduce_sum(totals, info)                                        # every rank's batches
         sums, n_samples = (totals[:3] / max(totals[3].item(), 1)).tolist(), int(totals[3].item())
+        if epoch + 1 == settings.epochs and settings.bn_stats == "precise":
+            running_bn = _bn_buffers(model)
+            precise_bn(model, samples, settings.batch_size, dev, settings.seed)
+            broadcast_buffers(model, info)
         entry = {"epoch": epoch + 1, "loss": sums[0], "train_mpjpe_mm": 1000 * sums[1],
                  "lr": lr, "bn_momentum": momentum, "samples": n_samples}
         if settings.uses_occlusion:
             entry["occlusion_l1"] = sums[2]
         if eval_model is not None:
             eval_model.load_state_dict(model.state_dict())
-            entry["val_mpjpe_mm"] = validation_mpjpe(eval_model, val_prepared, skeleton, dev)
-        entry["time_s"] = time.perf_counter() - t0
+            entry["train_eval_mpjpe_mm"] = validation_mpjpe(eval_model, train_prepared, skeleton, dev)
+            if val_prepared:
+                entry["val_mpjpe_mm"] = validation_mpjpe(eval_model, val_prepared, skeleton, dev)
+        entry["time_s"] = train_s
+        entry["frames_per_s"] = n_samples / max(train_s, 1e-9)
         metrics.append(entry)
         if info.is_main:
             save_checkpoint(run_dir / CHECKPOINT_FILE, {
                 "epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "lr": lr, "rng": rng_state(), "settings": settings.to_dict(), "metrics": metrics})
+                "lr": lr, "rng": rng_state(), "settings": settings.to_dict(), "metrics": metrics,
+                "running_bn": running_bn or {}})
             write_metrics_log(run_dir / METRICS_FILE, metrics)
             if show:
                 val = f", val MPJPE {entry['val_mpjpe_mm']:.1f} mm" if "val_mpjpe_mm" in entry else ""
                 tqdm.write(f"{name} epoch {epoch + 1}/{settings.epochs}: train MPJPE "
-                           f"{entry['train_mpjpe_mm']:.1f} mm{val}, lr {lr:.2e}, "
+                           f"{entry['train_mpjpe_mm']:.1f} mm (eval mode "
+                           f"{entry['train_eval_mpjpe_mm']:.1f}){val}, lr {lr:.2e}, "
                            f"{entry['time_s']:.1f} s", file=sys.stderr)
         barrier(info)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
