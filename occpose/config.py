@@ -147,12 +147,20 @@ class HeuristicsSection:
     Units: ``clustered_space = "camera"`` measures the xy distance between joints in camera-frame
     metres (the paper, epsilon = 0.06); ``"normalized"`` measures it in VideoPose3D normalised
     screen units (the image width spans 2). ``boxed_delta`` is the boxes' half-width in
-    normalised screen units.
+    normalised screen units (the paper states no unit; 0.03 is 15 px of a 1000 px wide image).
+
+    Readings of the text (README, "The heuristics as written"): ``clustered_clusters =
+    "neighbours"`` forms one cluster from each joint and its epsilon-neighbours, as section 4.1
+    writes; ``"chained"`` joins neighbours of neighbours into one cluster. ``boxed_spine =
+    "boxed"`` lets the torso box occlude every joint but its four corners, as section 4.2 writes;
+    ``"exempt"`` also exempts the spine joints (Hip, Spine, Thorax).
     """
 
     clustered_space: str = opt("camera", choices=("camera", "normalized"))
     clustered_epsilon: float = opt(0.06, gt=0)
+    clustered_clusters: str = opt("neighbours", choices=("neighbours", "chained"))
     boxed_delta: float = opt(0.03, gt=0)
+    boxed_spine: str = opt("boxed", choices=("boxed", "exempt"))
 
 
 @dataclass

@@ -30,9 +30,9 @@ def stand(frames: int = 1) -> np.ndarray:
     return np.repeat(STAND[None], frames, axis=0).copy()          # (T, 17, 3)
 
 
-def boxed(pose: np.ndarray, depth: bool = False) -> np.ndarray:
+def boxed(pose: np.ndarray, depth: bool = False, spine: str = "exempt") -> np.ndarray:
     """Boxed-man labels using the pose's camera X, Y as the 2D coordinates."""
-    return boxed_occlusion(pose[..., :2], DELTA, pose[..., 2] if depth else None)
+    return boxed_occlusion(pose[..., :2], DELTA, pose[..., 2] if depth else None, spine=spine)
 
 
 def occluded_names(labels: np.ndarray) -> set[str]:
@@ -46,6 +46,10 @@ def test_standing_pose_has_no_occlusion():
     assert not clustered_occlusion(pose[..., :2], pose[..., 2], 0.06).any()
     assert not boxed(pose).any()
     assert not boxed(pose, depth=True).any()
+    # the text's reading: the torso box occludes every joint but its corners; the Spine lies
+    # inside it (Hip and Thorax lie on its hip and shoulder edges, not strictly inside)
+    assert occluded_names(boxed(pose, spine="boxed")[0]) == {"Spine"}
+    assert occluded_names(boxed_occlusion(pose[..., :2], DELTA)[0]) == {"Spine"}   # the default
 
 
 def test_two_close_joints_farther_one_occluded():
@@ -70,7 +74,7 @@ def test_chain_is_one_cluster():
     pose[0, chain, 2] = [3.8, 4.0, 4.2]          # A nearest: B and C hidden
     pose[1, chain, 2] = [4.2, 4.0, 3.8]          # C nearest: A and B hidden (A is 10 cm from C)
     pose[2, chain, 2] = [4.2, 3.8, 4.2]          # B nearest: A and C hidden
-    occ = clustered_occlusion(pose[..., :2], pose[..., 2], 0.06)
+    occ = clustered_occlusion(pose[..., :2], pose[..., 2], 0.06, "chained")
     assert occluded_names(occ[0]) == {"LWrist", "Spine"}
     assert occluded_names(occ[1]) == {"RWrist", "LWrist"}
     assert occluded_names(occ[2]) == {"RWrist", "Spine"}
@@ -80,7 +84,7 @@ def test_one_visible_joint_per_cluster_and_ties():
     rng = np.random.default_rng(1)
     xy = rng.uniform(0, 0.3, size=(50, 17, 2))
     z = rng.uniform(3, 5, size=(50, 17))
-    occ = clustered_occlusion(xy, z, 0.05)
+    occ = clustered_occlusion(xy, z, 0.05, "chained")
     # count clusters independently with a union-find per frame
     for t in range(0, 50, 7):
         parent = list(range(17))
@@ -102,6 +106,31 @@ def test_one_visible_joint_per_cluster_and_ties():
     # equal depth: the lower joint index stays visible
     xy = np.zeros((1, 3, 2))
     assert clustered_occlusion(xy, np.full((1, 3), 4.0), 0.01)[0].tolist() == [False, True, True]
+
+
+def test_text_clusters_are_a_joint_and_its_neighbours():
+    # A-B-C-D 5 cm apart in a row, epsilon 6 cm: chained, all four are one cluster and only the
+    # nearest (A) is visible; as the text writes, S_D = {C, D} keeps D visible.
+    xy = np.array([[[0.0, 0.0], [0.05, 0.0], [0.10, 0.0], [0.15, 0.0]]])
+    z = np.array([[3.8, 4.0, 4.2, 3.9]])
+    assert clustered_occlusion(xy, z, 0.06, "chained")[0].tolist() == [False, True, True, True]
+    assert clustered_occlusion(xy, z, 0.06, "neighbours")[0].tolist() == [False, True, True, False]
+    assert np.array_equal(clustered_occlusion(xy, z, 0.06), clustered_occlusion(xy, z, 0.06, "neighbours"))
+    # against a direct transcription of the text on random poses
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 0.3, size=(40, 17, 2))
+    z = rng.uniform(3, 5, size=(40, 17))
+    z[:, 5] = z[:, 4]                                            # a tie: the lower index wins
+    occ = clustered_occlusion(xy, z, 0.05)
+    for t in range(40):
+        want = np.zeros(17, bool)
+        for i in range(17):
+            cluster = [i] + [k for k in range(17) if k != i and np.hypot(*(xy[t, i] - xy[t, k])) < 0.05]
+            nearest = min(cluster, key=lambda k: (z[t, k], k))
+            want[[k for k in cluster if k != nearest]] = True
+        assert occ[t].tolist() == want.tolist()
+    with pytest.raises(ValueError, match="clusters"):
+        clustered_occlusion(xy, z, 0.05, "linked")
 
 
 def test_clustered_grid_matches_single_calls_across_chunks():
@@ -219,14 +248,18 @@ def test_zero_length_segment_is_an_empty_box():
     assert not occ[0, J["RWrist"]] and not aware[0, J["RWrist"]]
 
 
-def test_own_joints_never_hit_by_own_box():
+@pytest.mark.parametrize("spine", ["boxed", "exempt"])
+def test_own_joints_never_hit_by_own_box(spine):
     rng = np.random.default_rng(3)
     pts = rng.uniform(-0.5, 0.5, size=(400, 17, 2))
-    hits = box_hits(pts, 0.2)                                     # (T, Q, J), wide boxes
+    hits = box_hits(pts, 0.2, spine=spine)                        # (T, Q, J), wide boxes
     layout = BOX_LAYOUTS["h36m17"]
     for q, (a, b) in enumerate(layout.segments):
         assert not hits[:, q, [a, b]].any()
-    assert not hits[:, -1, list(layout.torso_members)].any()
+    own = layout.torso_members if spine == "exempt" else layout.torso
+    assert not hits[:, -1, list(own)].any()
+    spine_joints = [j for j in layout.torso_members if j not in layout.torso]
+    assert hits[:, -1, spine_joints].any() == (spine == "boxed")  # the text: the spine is boxed
     assert hits.any()                                             # but other joints are hit
 
 
@@ -252,8 +285,12 @@ def test_heuristic_labels_shapes_and_values(space):
         assert arr.shape == (4, 17) and arr.dtype == bool
     assert [occluded_names(r) for r in labels["occluded_clustered"]] == [
         set(), {"LWrist"}, {"LWrist"}, {"Spine"}]
-    assert occluded_names(labels["occluded_boxed"][1]) == {"RWrist", "LWrist"}
+    # the text's reading (default): the torso box also hides the Spine
+    assert occluded_names(labels["occluded_boxed"][1]) == {"RWrist", "LWrist", "Spine"}
     assert occluded_names(labels["occluded_boxed_depth"][3]) == {"RWrist"}
+    exempt = heuristic_labels(pose, px, cam, HeuristicsSection(
+        clustered_space=space, clustered_epsilon=eps, boxed_delta=0.01, boxed_spine="exempt"))
+    assert occluded_names(exempt["occluded_boxed"][1]) == {"RWrist", "LWrist"}
 
 
 def test_heuristic_labels_rederivable_from_float32():

@@ -299,6 +299,9 @@ def sweep_heuristics(ls: LabelSet, params: dict | None = None, epsilons_camera=E
     space = params.get("clustered_space")
     eps = params.get("clustered_epsilon")
     delta = params.get("boxed_delta")
+    # Readings of the paper's text; benchmarks made before they were settings used these.
+    clusters = params.get("clustered_clusters", "chained")
+    spine = params.get("boxed_spine", "exempt")
     x = ls.inputs
     out = {}
     for name, xy_key, grid, units in (
@@ -306,11 +309,12 @@ def sweep_heuristics(ls: LabelSet, params: dict | None = None, epsilons_camera=E
             ("normalized", "xy_normalized", epsilons_normalized, "normalised screen units")):
         conf = eps if space == name else None
         values = _grid(grid, conf)
-        labels = clustered_occlusion_grid(x[xy_key], x["depth"], values)   # (V, F, J)
+        labels = clustered_occlusion_grid(x[xy_key], x["depth"], values, clusters)   # (V, F, J)
         out[f"clustered_{name}"] = _sweep_entry(ls, labels, values, "clustered", "epsilon",
                                                 units, conf)
     values = _grid(deltas, delta)
-    plain, aware = boxed_occlusion_grid(x["xy_normalized"], values, x["depth"])   # (V, F, J) each
+    plain, aware = boxed_occlusion_grid(x["xy_normalized"], values, x["depth"],
+                                        spine=spine)                     # (V, F, J) each
     for name, labels in (("boxed", plain), ("boxed_depth", aware)):
         out[name] = _sweep_entry(ls, labels, values, name, "delta", "normalised screen units", delta)
     return out

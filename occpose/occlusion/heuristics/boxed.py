@@ -8,9 +8,17 @@ Boxed man (section 4.2)
     (m infinite) and horizontal (m = 0) segments work; a zero-length segment gives an empty box.
     The torso is the region spanned by RHip, LHip, LShoulder, RShoulder (keypoints 1, 4, 11, 14),
     taken as the convex hull of the four points so a twisted or foreshortened torso still gives a
-    proper quadrilateral. A joint *strictly* inside a box that is not its own is occluded. A
-    box's own joints are its segment's two end joints; the torso's are its four corners plus the
-    joints on the spine (Hip, Spine, Thorax), which lie inside it by construction.
+    proper quadrilateral. A joint *strictly* inside a box that is not its own is occluded
+    ("If a joint in the boxed man model is located within another joint's boxed segment in 2D
+    space, we deem it occluded"). A limb's or the head's own joints are its segment's two end
+    joints. The torso's own joints are read two ways (``spine``,
+    :class:`~occpose.config.HeuristicsSection` ``boxed_spine``):
+
+    * ``"boxed"`` (the text, the default): its four corners only; the spine joints (Spine,
+      Thorax; Hip too when it does not fall exactly on the hip edge) lie inside the torso box
+      and are occluded by it.
+    * ``"exempt"``: the corners and the joints on the spine (Hip, Spine, Thorax), which lie inside
+      it by construction, are the torso's own and never occluded by it.
 
     Depth-aware variant: a box only counts when its segment is nearer to the camera than the
     joint. A limb's or the head's depth at the joint is the linear interpolation of its end
@@ -29,6 +37,9 @@ import numpy as np
 from .clustered import _chunks
 
 
+SPINE_READINGS = ("boxed", "exempt")
+
+
 @dataclass(frozen=True)
 class BoxLayout:
     """Which boxes a skeleton layout gets.
@@ -36,7 +47,8 @@ class BoxLayout:
     Attributes:
         segments: (joint a, joint b) of each limb/head box, built with half-width delta.
         torso: the four torso corner joints (any order; the hull is used).
-        torso_members: joints the torso box never occludes (its corners and spine joints).
+        torso_members: joints the torso box never occludes under the ``"exempt"`` reading (its
+            corners and spine joints); under ``"boxed"`` only the corners.
     """
 
     name: str
@@ -44,12 +56,15 @@ class BoxLayout:
     torso: tuple[int, int, int, int]
     torso_members: tuple[int, ...]
 
-    def members(self, num_joints: int) -> np.ndarray:
-        """(Q, J) bool: box q's own joints, limbs/head first, torso last."""
+    def members(self, num_joints: int, spine: str = "boxed") -> np.ndarray:
+        """(Q, J) bool: box q's own joints, limbs/head first, torso last (``spine``: see the
+        module docstring)."""
+        if spine not in SPINE_READINGS:
+            raise ValueError(f"spine must be one of {SPINE_READINGS}, got {spine!r}")
         m = np.zeros((len(self.segments) + 1, num_joints), dtype=bool)
         for q, (a, b) in enumerate(self.segments):
             m[q, [a, b]] = True
-        m[-1, list(self.torso_members)] = True
+        m[-1, list(self.torso_members if spine == "exempt" else self.torso)] = True
         return m
 
 
@@ -164,12 +179,14 @@ def points_in_hull4(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
     return inside
 
 
-def box_hits(joints_2d: np.ndarray, delta: float, layout: BoxLayout | None = None) -> np.ndarray:
+def box_hits(joints_2d: np.ndarray, delta: float, layout: BoxLayout | None = None,
+             spine: str = "boxed") -> np.ndarray:
     """Boxes containing joints, before any depth rule.
 
     Args:
         joints_2d: (T, J, 2) normalised screen coordinates.
         delta: boxes' half-width, normalised screen units.
+        spine: the torso's own joints, ``"boxed"`` (corners) or ``"exempt"`` (and the spine).
     Returns:
         (T, Q, J) bool: joint strictly inside box q (limb/head boxes in ``layout.segments``
         order, then the torso) and not one of that box's own joints.
@@ -181,7 +198,7 @@ def box_hits(joints_2d: np.ndarray, delta: float, layout: BoxLayout | None = Non
     torso = points[:, list(layout.torso)][:, None]                      # (T, 1, 4, 2)
     inside = np.concatenate([points_in_convex_quads(points, boxes),
                              points_in_hull4(points, torso)], axis=1)   # (T, Q, J)
-    return inside & ~layout.members(points.shape[1])[None]
+    return inside & ~layout.members(points.shape[1], spine)[None]
 
 
 def box_depths(joints_2d: np.ndarray, depth: np.ndarray, layout: BoxLayout | None = None) -> np.ndarray:
@@ -214,7 +231,8 @@ def box_depths(joints_2d: np.ndarray, depth: np.ndarray, layout: BoxLayout | Non
 
 
 def boxed_occlusion_grid(joints_2d: np.ndarray, deltas, depth: np.ndarray | None = None,
-                         layout: BoxLayout | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                         layout: BoxLayout | None = None,
+                         spine: str = "boxed") -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`boxed_occlusion` for several deltas at once, plain and depth-aware together.
 
     Returns:
@@ -237,7 +255,7 @@ def boxed_occlusion_grid(joints_2d: np.ndarray, deltas, depth: np.ndarray | None
         if depth is not None:
             nearer = box_depths(points[sl], depth[sl], layout) < depth[sl][:, None, :]   # (t, Q, J)
         for i, delta in enumerate(deltas):
-            hits = box_hits(points[sl], delta, layout)                  # (t, Q, J)
+            hits = box_hits(points[sl], delta, layout, spine)           # (t, Q, J)
             plain[i, sl] = hits.any(axis=1)
             if nearer is not None:
                 aware[i, sl] = (hits & nearer).any(axis=1)
@@ -245,7 +263,7 @@ def boxed_occlusion_grid(joints_2d: np.ndarray, deltas, depth: np.ndarray | None
 
 
 def boxed_occlusion(joints_2d: np.ndarray, delta: float, depth: np.ndarray | None = None,
-                    layout: BoxLayout | None = None) -> np.ndarray:
+                    layout: BoxLayout | None = None, spine: str = "boxed") -> np.ndarray:
     """The boxed-man heuristic (Wang et al. 4.2), plain or depth-aware.
 
     Args:
@@ -254,8 +272,10 @@ def boxed_occlusion(joints_2d: np.ndarray, delta: float, depth: np.ndarray | Non
         depth: (T, J) camera-frame Z in metres. None: the paper's 2D-only rule. Given: a box
             only occludes joints farther than the box (see the module docstring).
         layout: which boxes; default by joint count (17: H36M, 15: HumanEva).
+        spine: the torso's own joints, ``"boxed"`` (the text: its corners) or ``"exempt"``
+            (corners and spine joints).
     Returns:
         (T, J) bool, True = strictly inside another segment's box (and behind it, with depth).
     """
-    plain, aware = boxed_occlusion_grid(joints_2d, [delta], depth, layout)
+    plain, aware = boxed_occlusion_grid(joints_2d, [delta], depth, layout, spine)
     return plain[0] if aware is None else aware[0]

@@ -1,12 +1,21 @@
 """The clustered occlusion heuristic of Wang et al. (section 4.1); overview in :mod:`.labels`.
 
 Clustered (section 4.1)
-    Joints whose xy distance is below ``epsilon`` are linked; a *cluster* is a connected
-    component of that "distance < epsilon" graph (single linkage: if A is near B and B is near C,
-    A, B and C form one cluster even when A and C are far apart). In each cluster the joint
-    nearest to the camera (smallest depth; ties go to the lower joint index) is visible and every
-    other joint is occluded, so each cluster has exactly one visible joint; a joint with no
-    neighbour is a cluster of one and visible. Two spaces (:class:`~occpose.config.HeuristicsSection`):
+    Joints whose xy distance is below ``epsilon`` are neighbours. Two readings of what a cluster
+    is (``clusters``, :class:`~occpose.config.HeuristicsSection` ``clustered_clusters``):
+
+    * ``"neighbours"`` (the text: "for each joint coordinate k_i, we find the set of keypoints
+      k_j where [distance] < epsilon ... we add k_i and all keypoints k_j to form a cluster S";
+      the default): one cluster per joint i, S_i = {i} and its epsilon-neighbours; in each S_i
+      every joint but the nearest to the camera is marked occluded, and a joint is occluded when
+      some S_i marks it. Clusters overlap; a joint may be marked by a neighbour's cluster even
+      when it is the nearest of its own.
+    * ``"chained"``: a cluster is a connected component of the "distance < epsilon" graph
+      (single linkage: if A is near B and B is near C, A, B and C form one cluster even when A
+      and C are far apart); each cluster has exactly one visible joint.
+
+    In both, "nearest" is the smallest depth, ties going to the lower joint index; a joint with
+    no neighbour is a cluster of one and visible. Two spaces:
 
     * ``"camera"``: xy = camera-frame X, Y in metres (the paper; epsilon = 0.06 m), depth = Z.
     * ``"normalized"``: xy = VideoPose3D normalised screen coordinates of ``joints_2d`` (the image
@@ -64,6 +73,26 @@ def occluded_in_clusters(same_cluster: np.ndarray, depth: np.ndarray) -> np.ndar
     return (same_cluster & nearer).any(axis=-1)
 
 
+def occluded_in_neighbourhoods(distances: np.ndarray, depth: np.ndarray,
+                               epsilon: float) -> np.ndarray:
+    """The text's clusters: (T, J, J) distances, (T, J) depth -> (T, J) bool occluded.
+
+    Cluster S_i = {i} and every joint within ``epsilon`` of i; joint j is occluded when it lies
+    in some S_i that holds a joint nearer than j (depth, then lower index): every S_i marks all
+    its members but its nearest one.
+    """
+    n = depth.shape[-1]
+    member = (distances < epsilon) | np.eye(n, dtype=bool)              # (T, I, J): j in S_i
+    order = np.lexsort((np.broadcast_to(np.arange(n), depth.shape), depth), axis=-1)  # (T, J)
+    rank = np.argsort(order, axis=-1)                                   # (T, J): 0 = nearest
+    big = np.where(member, rank[:, None, :], n)                         # (T, I, J)
+    nearest = big.min(axis=-1)                                          # (T, I): rank of S_i's nearest
+    return (member & (rank[:, None, :] > nearest[:, :, None])).any(axis=1)
+
+
+CLUSTERINGS = ("neighbours", "chained")
+
+
 def _check_xy_depth(points_xy, depth) -> tuple[np.ndarray, np.ndarray]:
     points_xy = np.asarray(points_xy, dtype=np.float64)
     depth = np.asarray(depth, dtype=np.float64)
@@ -74,32 +103,41 @@ def _check_xy_depth(points_xy, depth) -> tuple[np.ndarray, np.ndarray]:
 
 
 def clustered_occlusion_grid(points_xy: np.ndarray, depth: np.ndarray,
-                             epsilons) -> np.ndarray:
+                             epsilons, clusters: str = "neighbours") -> np.ndarray:
     """:func:`clustered_occlusion` for several epsilons at once (distances computed once).
 
     Returns:
         (E, T, J) bool, one label array per epsilon, in the given order.
     """
     points_xy, depth = _check_xy_depth(points_xy, depth)
+    if clusters not in CLUSTERINGS:
+        raise ValueError(f"clusters must be one of {CLUSTERINGS}, got {clusters!r}")
     epsilons = [float(e) for e in np.atleast_1d(epsilons)]
     out = np.zeros((len(epsilons),) + depth.shape, dtype=bool)         # (E, T, J)
     for sl in _chunks(depth.shape[0]):
         dist = pairwise_distances(points_xy[sl])                        # (t, J, J)
         for e, eps in enumerate(epsilons):
-            out[e, sl] = occluded_in_clusters(clusters_from_distances(dist, eps), depth[sl])
+            if clusters == "chained":
+                out[e, sl] = occluded_in_clusters(clusters_from_distances(dist, eps), depth[sl])
+            else:
+                out[e, sl] = occluded_in_neighbourhoods(dist, depth[sl], eps)
     return out
 
 
-def clustered_occlusion(points_xy: np.ndarray, depth: np.ndarray, epsilon: float) -> np.ndarray:
-    """The clustered heuristic (Wang et al. 4.1) with connected-component clusters.
+def clustered_occlusion(points_xy: np.ndarray, depth: np.ndarray, epsilon: float,
+                        clusters: str = "neighbours") -> np.ndarray:
+    """The clustered heuristic (Wang et al. 4.1).
 
     Args:
         points_xy: (T, J, 2) joint positions in the plane that measures proximity: camera-frame
             X, Y in metres (``"camera"`` space) or normalised screen coordinates
             (``"normalized"`` space).
         depth: (T, J) camera-frame Z in metres (larger = farther).
-        epsilon: link distance, in the units of ``points_xy`` (paper: 0.06 m, camera space).
+        epsilon: neighbour distance, in the units of ``points_xy`` (paper: 0.06 m, camera space).
+        clusters: ``"neighbours"`` (the text: a joint and its epsilon-neighbours) or
+            ``"chained"`` (connected components); see the module docstring.
     Returns:
-        (T, J) bool, True = occluded: every joint of a cluster except its nearest one.
+        (T, J) bool, True = occluded: a joint some cluster marks (all of a cluster but its
+        nearest joint).
     """
-    return clustered_occlusion_grid(points_xy, depth, [epsilon])[0]
+    return clustered_occlusion_grid(points_xy, depth, [epsilon], clusters)[0]

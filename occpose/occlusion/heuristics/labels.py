@@ -66,7 +66,7 @@ def heuristic_labels(joints_cam: np.ndarray, joints_2d: np.ndarray, camera: Came
         joints_2d: (T, J, 2) pixels in ``camera``'s image.
         camera: gives the image size for the normalised screen coordinates.
         cfg: :class:`~occpose.config.HeuristicsSection` (clustered_space, clustered_epsilon,
-            boxed_delta).
+            clustered_clusters, boxed_delta, boxed_spine).
     Returns:
         ``occluded_clustered``, ``occluded_boxed``, ``occluded_boxed_depth``: (T, J) bool.
     """
@@ -77,9 +77,11 @@ def heuristic_labels(joints_cam: np.ndarray, joints_2d: np.ndarray, camera: Came
                          f"{joints_cam.shape} and {joints_2d.shape}")
     x = heuristic_inputs(joints_cam, joints_2d, camera.width, camera.height)
     xy = x["xy_camera"] if cfg.clustered_space == "camera" else x["xy_normalized"]
-    plain, aware = boxed_occlusion_grid(x["xy_normalized"], [cfg.boxed_delta], x["depth"])
+    plain, aware = boxed_occlusion_grid(x["xy_normalized"], [cfg.boxed_delta], x["depth"],
+                                        spine=cfg.boxed_spine)
     return {
-        "occluded_clustered": clustered_occlusion(xy, x["depth"], cfg.clustered_epsilon),
+        "occluded_clustered": clustered_occlusion(xy, x["depth"], cfg.clustered_epsilon,
+                                                  cfg.clustered_clusters),
         "occluded_boxed": plain[0],
         "occluded_boxed_depth": aware[0],
     }
