@@ -84,6 +84,34 @@ def test_optimized_1f_matches_dilated_model(causal):
         torch.testing.assert_close(one[:, 0], full[:, i], rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_frames_major_training_path_equals_the_convolutions(causal):
+    """The strided model's matrix-product path gives the channels-first convolutions' outputs,
+    gradients and BatchNorm running statistics in training mode (dropout off)."""
+    torch.manual_seed(0)
+    models = []
+    for channels_first in (True, False):
+        torch.manual_seed(0)
+        m = TemporalModelOptimized1f(J, 2, J, (3, 5), causal=causal, dropout=0.0, channels=16).double()
+        m.channels_first = channels_first
+        models.append(m.train())
+    x = torch.randn(6, 15, J, 2, dtype=torch.float64)
+    outs = [m(x) for m in models]
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-10, atol=1e-10)
+    for out in outs:
+        out.square().sum().backward()
+    for (k, a), b in zip(models[0].named_parameters(), models[1].parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-9, atol=1e-10, msg=k)
+    for k, v in models[0].state_dict().items():
+        torch.testing.assert_close(v, models[1].state_dict()[k], rtol=1e-10, atol=1e-10, msg=k)
+    # dropout: training mode zeroes about p of the activations, evaluation mode none
+    m = TemporalModelOptimized1f(J, 2, J, (3, 3), dropout=0.5, channels=64).train()
+    h = torch.ones(4, 9, 64)
+    kept = m._dropout(h)
+    assert set(kept.unique().tolist()) <= {0.0, 2.0} and 0.4 < (kept == 0).float().mean() < 0.6
+    assert torch.equal(m.eval()._dropout(h), h)
+
+
 def test_causal_model_only_sees_the_past():
     torch.manual_seed(0)
     model = TemporalModel(J, 2, J, (3, 3), causal=True, channels=16).eval()
