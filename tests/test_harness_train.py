@@ -225,3 +225,25 @@ def test_short_run_reaches_a_test_error_the_old_loop_missed(tmp_path):
     errors = [np.linalg.norm(root_relative(predict_sequence(model, p, skeleton, cpu, flip=True))
                              - p.poses, axis=-1).mean() for p in prepare(test, r.settings)]
     assert 1000 * float(np.mean(errors)) < 125.0
+
+
+def test_precise_bn_estimates_the_statistics_of_the_whole_set(data):
+    from occpose.harness.data import WindowSet, prepare
+    from occpose.harness.train import EpochWindows, precise_bn
+    from occpose.models import TemporalModelOptimized1f
+    from occpose.skeleton import H36M_17
+
+    train, _ = data
+    torch.manual_seed(0)
+    model = TemporalModelOptimized1f(17, 2, 17, (3, 3), dropout=0.0, channels=16)
+    samples = EpochWindows(WindowSet(prepare(train, _settings()), 9, (4, 4)), H36M_17, flip=True)
+    n = len(samples) // 8 * 8
+    precise_bn(model, samples, n // 8, torch.device("cpu"), seed=0)
+    with torch.no_grad():                                          # the expand layer's outputs
+        x = samples.batch(torch.arange(len(samples))).keypoints
+        h = model.expand_conv(x.reshape(len(x), 9, -1).permute(0, 2, 1))  # (N, C, 3)
+        h = h.permute(0, 2, 1).reshape(-1, h.shape[1])
+    torch.testing.assert_close(model.expand_bn.running_mean, h.mean(0), rtol=0.02, atol=1e-3)
+    # shuffled batches: the mean of the batch variances is the whole set's variance
+    torch.testing.assert_close(model.expand_bn.running_var, h.var(0), rtol=0.05, atol=1e-4)
+    assert model.training                                          # mode restored

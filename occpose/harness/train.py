@@ -243,12 +243,16 @@ class _BatchForward(nn.Module):
 def precise_bn(model: nn.Module, samples: EpochWindows, batch_size: int, dev: torch.device,
                seed: int) -> None:
     """Re-estimate every BatchNorm layer's running statistics with the current weights: the
-    equal-weight average of the batch statistics over one pass of ``samples`` in training mode
-    (dropout on, as the layers saw their inputs while training), in a fixed order."""
+    equal-weight average of the batch statistics over one pass of ``samples`` in shuffled batches
+    of ``batch_size`` in training mode (dropout on, as the layers saw their inputs while
+    training), the order and dropout drawn from ``seed``."""
     from torch.optim.swa_utils import update_bn
 
     torch.manual_seed(key_seed(seed, "precise-bn") % _SEED_MOD)
-    batches = [b for b in torch.split(torch.arange(len(samples)), batch_size) if len(b) > 1]
+    # Shuffled, as in training: a batch of consecutive windows has a smaller variance than the
+    # whole set, and the running variance averages the batches' variances.
+    order = torch.randperm(len(samples))
+    batches = [b for b in torch.split(order, batch_size) if len(b) > 1]
     was_training = model.training
     with torch.no_grad():
         update_bn((samples.batch(b) for b in batches), _BatchForward(model), device=dev)
