@@ -52,9 +52,24 @@ def _errors(model, prepared, skeleton, flip: bool) -> tuple[float, float]:
     return 1000 * aligned / n, 1000 * raw / n
 
 
+def bn_memory(epochs: int, steps: int, m0: float = 0.1, m1: float = 0.001) -> list[float]:
+    """Share of the final running statistics from each epoch's batches (the initial values
+    keep the rest) under the per-epoch momentum ``m_e = m0 exp(-e/E ln(m0/m1))``."""
+    import math
+
+    shares, later = [0.0] * epochs, 1.0
+    for e in reversed(range(epochs)):
+        m = m0 * math.exp(-e / epochs * math.log(m0 / m1))
+        shares[e] = (1 - (1 - m) ** steps) * later
+        later *= (1 - m) ** steps
+    return shares
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", required=True, help="benchmark directory")
+    ap.add_argument("--bn-memory", nargs="+", type=int, metavar="N",
+                    help="EPOCHS STEPS [STEPS ...]: print the running statistics' memory and exit")
+    ap.add_argument("--data", help="benchmark directory")
     ap.add_argument("--run", action="append", default=[], metavar="LABEL=RUN")
     ap.add_argument("--weights", action="append", default=[], metavar="LABEL=FILE")
     ap.add_argument("--channels", type=int, default=256, help="of the --weights models")
@@ -62,6 +77,17 @@ def main(argv=None) -> int:
     ap.add_argument("--precise-bn", action="store_true")
     ap.add_argument("--out", help="JSON file")
     args = ap.parse_args(argv)
+    if args.bn_memory:
+        epochs = args.bn_memory[0]
+        print("| steps per epoch | last epoch | last 3 epochs | last 5 epochs | first half |")
+        print("|---|---|---|---|---|")
+        for steps in args.bn_memory[1:]:
+            w = bn_memory(epochs, steps)
+            print(f"| {steps} | {w[-1]:.1%} | {sum(w[-3:]):.1%} | {sum(w[-5:]):.1%} | "
+                  f"{sum(w[:epochs // 2]):.1%} |")
+        return 0
+    if not args.data:
+        ap.error("--data is required")
     torch.set_num_threads(1)
 
     bench = open_benchmark(args.data)
