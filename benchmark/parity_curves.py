@@ -82,9 +82,10 @@ def main(argv=None) -> int:
             ep = [r["epoch"] for r in rows]
             ax.plot(ep, [r["train"] for r in rows], "--", color=f"C{i}", label=f"{label} train (train mode)")
             ax.plot(ep, [r["train_eval"] for r in rows], "-", color=f"C{i}", label=f"{label} train (eval mode)")
-            other = [r.get("val", r.get("test_eval")) for r in rows]
-            if any(v is not None for v in other):
-                ax.plot(ep, other, ":", color=f"C{i}", label=f"{label} held-out (eval mode)")
+            for key, what in (("val", "validation"), ("test_eval", "test")):
+                other = [r.get(key) for r in rows]
+                if any(v is not None for v in other):
+                    ax.plot(ep, other, ":", color=f"C{i}", label=f"{label} {what} (eval mode)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("MPJPE (mm)")
         ax.set_ylim(0, 200)

@@ -7,7 +7,8 @@ script on one ground truth: a benchmark's test split (docs/parity.md).
 
 ``--weights LABEL=FILE`` is a plain ``state_dict`` of VideoPose3D's ``TemporalModel`` (its
 checkpoints' ``model_pos``, saved alone with ``torch.save``; read with ``weights_only=True``);
-its keys are occpose's. Every model is evaluated the same way: the dilated TCN on each whole test
+its keys are occpose's. An occpose ``checkpoint.pt`` (e.g. a copy kept after some epoch) is also
+accepted there; its model takes the ``--channels``/``--filter-widths`` given. Every model is evaluated the same way: the dilated TCN on each whole test
 sequence padded by edge replication, with and without flip averaging, MPJPE (mm) root-aligned
 (the prediction's root moved to the target's) and as predicted (VideoPose3D's protocol #1), the
 mean over all test frames and joints; and the evaluation-mode MPJPE on the training split.
@@ -106,7 +107,10 @@ def main(argv=None) -> int:
         models.append((label, settings, state))
     for spec in args.weights:
         label, path = spec.split("=", 1)
-        models.append((label, base, torch.load(path, weights_only=True)))
+        state = torch.load(path, weights_only=True)
+        if "format" in state and "model" in state:                 # an occpose checkpoint.pt
+            state = state["model"]
+        models.append((label, base, state))
 
     rows, staleness = [], {}
     for label, settings, state in models:
