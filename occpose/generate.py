@@ -212,25 +212,26 @@ def generate(cfg: Config, out: str | Path, overwrite: bool = False, shard: tuple
     from tqdm import tqdm
 
     writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend="analytic")
-    keys = shard_keys(plan(cfg), shard)
-    todo = [k for k in keys if writer.completed_entry(k.id) is None]
-    groups: dict[tuple[str, str], list[SequenceKey]] = {}
-    for k in todo:
-        groups.setdefault((k.subject, k.action), []).append(k)
-    jobs = [(cfg, ks, clips.get(g)) for g, ks in groups.items()]
-    workers = workers or min(os.cpu_count() or 1, max(1, len(jobs)))
-    bar = tqdm(total=len(keys), initial=len(keys) - len(todo), unit="seq", desc="generate",
-               disable=not progress, dynamic_ncols=True)
-    try:
-        for results in _map(_group_job, jobs, workers):
-            for entry, arrays in results:
-                writer.write_sequence(entry, arrays)
-                if on_sequence:
-                    on_sequence(entry)
-                bar.update(1)
-    finally:
-        bar.close()
-    return writer.finalize([k.id for k in keys])
+    with writer:
+        keys = shard_keys(plan(cfg), shard)
+        todo = [k for k in keys if writer.completed_entry(k.id) is None]
+        groups: dict[tuple[str, str], list[SequenceKey]] = {}
+        for k in todo:
+            groups.setdefault((k.subject, k.action), []).append(k)
+        jobs = [(cfg, ks, clips.get(g)) for g, ks in groups.items()]
+        workers = workers or min(os.cpu_count() or 1, max(1, len(jobs)))
+        bar = tqdm(total=len(keys), initial=len(keys) - len(todo), unit="seq", desc="generate",
+                   disable=not progress, dynamic_ncols=True)
+        try:
+            for results in _map(_group_job, jobs, workers):
+                for entry, arrays in results:
+                    writer.write_sequence(entry, arrays)
+                    if on_sequence:
+                        on_sequence(entry)
+                    bar.update(1)
+        finally:
+            bar.close()
+        return writer.finalize([k.id for k in keys])
 
 
 def _map(fn, jobs: list, workers: int) -> Iterable:

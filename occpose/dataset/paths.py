@@ -1,0 +1,74 @@
+"""Path safety for untrusted benchmarks: names and paths read from a manifest or ``entry.json``.
+
+A benchmark is a folder people download and share, so nothing in its files may make occpose read
+or write outside the folders the user named:
+
+* a sequence id (and any other name that becomes part of a file name) is letters, digits,
+  ``-`` and ``_`` only (:func:`check_name`);
+* a path stored in a manifest is relative, has no ``..`` part, and resolves (symbolic links
+  followed) inside the benchmark root (:func:`inside`).
+
+Symbolic links (docs/format.md, "Symbolic links"): a benchmark root may itself be a link; links
+inside it are followed only while their target stays inside the root. Writers never write through
+a link that leaves the folder they write (:func:`check_no_escaping_link`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+from ..configio import is_safe_name
+from ..errors import DatasetError
+
+
+def check_name(name, where: str, what: str = "sequence id") -> str:
+    """``name`` if it is a safe file-name part; else DatasetError naming ``where`` and the value."""
+    if not isinstance(name, str) or not name.isascii() or not is_safe_name(name):
+        raise DatasetError(f"{where}: {what} {name!r} is not a safe name (letters, digits, '-' "
+                           f"and '_' only); refusing an entry that could name a path")
+    return name
+
+
+def _within(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+def inside(root: str | Path, rel, where: str, what: str = "path") -> Path:
+    """``root / rel`` after checking that ``rel`` stays inside ``root``.
+
+    Raises:
+        DatasetError: naming ``where`` when ``rel`` is not a relative POSIX path without ``..``,
+            or when it (following symbolic links) resolves outside ``root``.
+    """
+    if not isinstance(rel, str) or not rel or "\\" in rel or "\0" in rel:
+        raise DatasetError(f"{where}: {what} {rel!r} is not a relative path")
+    parts = PurePosixPath(rel).parts
+    if PurePosixPath(rel).is_absolute() or ".." in parts:
+        raise DatasetError(f"{where}: {what} {rel!r} leaves the benchmark folder; refusing it")
+    root = Path(root)
+    path = root / rel
+    if not _within(path.resolve(), root.resolve()):
+        raise DatasetError(f"{where}: {what} {rel!r} resolves to {path.resolve()}, outside "
+                           f"{root}; refusing to follow a link out of the benchmark folder")
+    return path
+
+
+def check_no_escaping_link(root: str | Path, path: str | Path) -> None:
+    """Refuse to write ``path`` when a symbolic link between ``root`` and it leads outside ``root``.
+
+    A link that stays inside ``root`` is allowed (it is part of the user's layout).
+    """
+    root = Path(root)
+    real_root = root.resolve()
+    rel = Path(path).relative_to(root) if Path(path).is_absolute() == root.is_absolute() else Path(path)
+    cur = root
+    for part in rel.parts:
+        cur = cur / part
+        if os.path.islink(cur) and not _within(cur.resolve(), real_root):
+            raise DatasetError(f"{cur}: is a symbolic link to {cur.resolve()}, outside {root}; "
+                               f"occpose does not write through it (remove the link)")

@@ -1,0 +1,73 @@
+"""Helpers of the hardening tests (test_harden_*.py): run a command, snapshot folders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from occpose.cli import main
+
+from .test_interop_videopose3d import make_fake_benchmark
+
+
+def snapshot(root: Path, skip: Path | None = None) -> dict[str, str]:
+    """relative path -> sha256 (or "dir" / "link:target") of everything under ``root``, except
+    under ``skip`` (the folder a command is meant to write)."""
+    out = {}
+    root = Path(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        d = Path(dirpath)
+        if skip is not None and (d == skip or skip in d.parents):
+            dirnames[:] = []
+            continue
+        for name in dirnames + filenames:
+            p = d / name
+            rel = str(p.relative_to(root))
+            if skip is not None and p == skip:
+                continue
+            if p.is_symlink():
+                out[rel] = "link:" + os.readlink(p)
+            elif p.is_dir():
+                out[rel] = "dir"
+            else:
+                out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def fails_cleanly(argv: list[str], capsys, sandbox: Path, *needles: str, allowed: Path | None = None,
+                  code: int = 2) -> str:
+    """Run ``occpose-bench argv`` in-process; assert exit ``code``, one stderr line without a
+    traceback that contains every needle, and nothing changed under ``sandbox`` (except under
+    ``allowed``). Returns the line."""
+    before = snapshot(sandbox, allowed)
+    capsys.readouterr()
+    rc = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == code, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in lines[0], lines[0]
+    assert snapshot(sandbox, allowed) == before
+    return lines[0]
+
+
+def fake_benchmark(root: Path, **kw) -> Path:
+    make_fake_benchmark(root, **kw)
+    return root
+
+
+def edit_manifest(root: Path, fn) -> None:
+    path = Path(root) / "manifest.json"
+    m = json.loads(path.read_text())
+    fn(m)
+    path.write_text(json.dumps(m, indent=1))
+
+
+def copy_bench(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
