@@ -157,12 +157,17 @@ class HeuristicsSection:
 
 @dataclass
 class RenderSection:
-    """``[render]``: the Blender backend (frames, masks and Blender ray-cast labels)."""
+    """``[render]``: the Blender backend (frames, masks and Blender ray-cast labels).
+
+    ``resolution`` and ``samples`` are bounded by Blender's own limits (65536 pixels a side,
+    16777216 samples); what fits on a machine is checked by the size estimate
+    (:mod:`occpose.sizes`) before a render starts.
+    """
 
     engine: str = opt("workbench", choices=("cycles", "workbench", "eevee"))
     device: str = opt("cpu", choices=("cpu", "gpu"))
-    resolution: list[int] = opt([256, 256], length=2, min=16)
-    samples: int = opt(16, min=1)
+    resolution: list[int] = opt([256, 256], length=2, min=16, max=65536)   # Blender's own limits
+    samples: int = opt(16, min=1, max=16777216)
     frame_stride: int = opt(1, min=1)
     subjects: list[str] = opt([])
     randomize: bool = opt(True)

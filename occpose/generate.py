@@ -199,7 +199,7 @@ def _group_job(args) -> list[tuple[SequenceEntry, dict]]:
 def generate(cfg: Config, out: str | Path, overwrite: bool = False, shard: tuple[int, int] | None = None,
              workers: int = 0, progress: bool = True,
              on_sequence: Callable[[SequenceEntry], None] | None = None,
-             clips: dict[tuple[str, str], np.ndarray] | None = None) -> dict:
+             clips: dict[tuple[str, str], np.ndarray] | None = None, force_size: bool = False) -> dict:
     """Generate (or resume) a benchmark directory; returns the manifest.
 
     Args:
@@ -207,7 +207,15 @@ def generate(cfg: Config, out: str | Path, overwrite: bool = False, shard: tuple
         shard: ``(i, N)`` to generate a deterministic slice (see :func:`shard_keys`).
         clips: imported motion instead of procedural: ``{(subject, action): (T, 17, 3) world
             joints}`` (e.g. from BVH); each must have ``cfg.benchmark.frames`` frames.
+        force_size: go ahead when the size estimate (:mod:`occpose.sizes`) says the run cannot
+            fit on this machine; without it such a run is refused before anything is written.
     """
+    from .sizes import check, generate_estimate
+
+    planned = shard_keys(plan(cfg), shard)
+    n_jobs = len({(k.subject, k.action) for k in planned})
+    check(generate_estimate(cfg, len(planned), workers or min(os.cpu_count() or 1, max(1, n_jobs))),
+          out, force_size)
     clips = {k: np.asarray(v, dtype=np.float32).astype(np.float64) for k, v in (clips or {}).items()}
     from tqdm import tqdm
 

@@ -71,3 +71,47 @@ def edit_manifest(root: Path, fn) -> None:
 def copy_bench(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, symlinks=True)
     return dst
+
+
+TINY12 = """
+include = ["{scenes}/subjects.toml"]
+
+[benchmark]
+name = "tiny"
+seed = 7
+frames = 12
+fps = 50.0
+area_radius = 1.0
+actions = ["walk", "box"]
+levels = [0.0, 0.2]
+train_subjects = ["S1"]
+test_subjects = ["S4"]
+
+[[cameras]]
+name = "cam0"
+position = [3.6, 3.4, 1.6]
+target = [0.0, 0.0, 1.0]
+size = [1000, 1000]
+focal = [1145.0, 1145.0]
+"""
+
+
+def write_tiny12(folder: Path) -> Path:
+    """A 2-subject x 2-action x 2-level preset of 12-frame sequences (about 1 s to generate)."""
+    from .conftest import REPO
+
+    path = Path(folder) / "tiny12.toml"
+    path.write_text(TINY12.format(scenes=REPO / "scenes"))
+    return path
+
+
+def gen(preset: Path, out: Path, *extra) -> int:
+    return main(["generate", "--config", str(preset), "--out", str(out), "--quiet", "--workers", "1",
+                 *map(str, extra)])
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under root by relative path -> bytes (the lock file excluded)."""
+    root = Path(root)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != ".occpose.lock"}

@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"occpose-bench {args.command}: error: {os_error_line(e)}", file=sys.stderr)
         return 2
     except MemoryError:
-        print(f"occpose-bench {args.command}: error: out of memory; make the run smaller (see "
-              f"the size estimate printed by --help of the command's --force-size)", file=sys.stderr)
+        print(f"occpose-bench {args.command}: error: out of memory; make the run smaller (fewer "
+              f"frames, channels, pixels or workers)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"occpose-bench {args.command}: interrupted; rerun the same command to resume",

@@ -47,8 +47,15 @@ def run(args: argparse.Namespace) -> int:
 
         if not is_safe_name(args.name):
             raise ConfigError(f"--name {args.name!r}: use letters, digits, '-' or '_'")
-        for path in export_videopose3d(args.dir, args.out, args.name, args.split, args.levels):
-            print(path)
+        from pathlib import Path
+
+        from ..dataset.atomic import staged_file_set
+
+        with staged_file_set(args.out, f"videopose3d-{args.name}") as stage:  # the files as one set
+            names = [p.name for p in export_videopose3d(args.dir, stage, args.name, args.split,
+                                                        args.levels)]
+        for name in names:
+            print(Path(args.out) / name)
     else:
         from ..interop.coco import export_coco
 
