@@ -36,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from ..dataset import open_benchmark
     from ..errors import ConfigError
 
+    bench = open_benchmark(args.dir, verify=False)  # a bad benchmark fails before --out is touched
     if args.levels is not None:
-        known = {round(e.target_level, 6) for e in open_benchmark(args.dir, verify=False).entries}
+        known = {round(e.target_level, 6) for e in bench.entries}
         missing = [v for v in args.levels if round(v, 6) not in known]
         if missing:
             raise ConfigError(f"--levels {missing}: not in {args.dir} (levels: "

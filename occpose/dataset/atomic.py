@@ -28,6 +28,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
+    except OSError as e:
+        if e.filename is None or e.filename == str(tmp_path):  # name the file the user knows
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

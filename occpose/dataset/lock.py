@@ -9,6 +9,7 @@ cannot be checked, so the message says how to remove it by hand.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -56,7 +57,12 @@ class FolderLock:
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
                 "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         tmp = self.root / f".occpose.lock.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(info) + "\n", "utf-8")
+        try:
+            tmp.write_text(json.dumps(info) + "\n", "utf-8")
+        except OSError as e:  # read-only or full: name the folder the user gave
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise OSError(e.errno, f"cannot write there ({e.strerror})", str(self.root)) from None
         try:
             for _ in range(3):
                 try:
