@@ -115,3 +115,61 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     root = Path(root)
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and p.name != ".occpose.lock"}
+
+
+class FsFault:
+    """Make writes under ``root`` fail with ``errno`` (monkeypatched ``open``/``os`` calls):
+    ``after`` write-opens succeed first (a disk that fills up midway). Reads are untouched."""
+
+    def __init__(self, monkeypatch, root: Path, err: int, after: int = 0) -> None:
+        import builtins
+        import errno as _errno
+        import io
+
+        self.root, self.err, self.left = str(Path(root).absolute()), err, after
+        self.msg = os.strerror(err)
+        real_os_open, real_open = os.open, io.open
+        write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND
+
+        def under(path) -> bool:
+            try:
+                return os.path.abspath(os.fsdecode(path)).startswith(self.root)
+            except TypeError:
+                return False
+
+        def fail(path):
+            raise OSError(self.err, self.msg, os.fsdecode(path))
+
+        def writing(path) -> bool:
+            if not under(path):
+                return False
+            if self.left > 0:
+                self.left -= 1
+                return False
+            return True
+
+        def os_open(path, flags, *a, **k):
+            if flags & write_flags and writing(path):
+                fail(path)
+            return real_os_open(path, flags, *a, **k)
+
+        def io_open(file, mode="r", *a, **k):
+            if isinstance(file, (str, bytes, os.PathLike)) and any(c in mode for c in "wax+") \
+                    and writing(file):
+                fail(file)
+            return real_open(file, mode, *a, **k)
+
+        def guard(real, nargs=1):
+            def wrapped(*a, **k):
+                if any(under(x) for x in a[:nargs]) and (self.err != _errno.ENOSPC or writing(a[0])):
+                    fail(a[0])
+                return real(*a, **k)
+            return wrapped
+
+        monkeypatch.setattr(os, "open", os_open)
+        monkeypatch.setattr(io, "open", io_open)
+        monkeypatch.setattr(builtins, "open", io_open)
+        monkeypatch.setattr(os, "mkdir", guard(os.mkdir))
+        if err != _errno.ENOSPC:  # a full disk still renames and links
+            monkeypatch.setattr(os, "replace", guard(os.replace, 2))
+            monkeypatch.setattr(os, "link", guard(os.link, 2))

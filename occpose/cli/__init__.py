@@ -68,7 +68,10 @@ def os_error_line(e: OSError) -> str:
     hint = {errno.ENOSPC: "; free some space and rerun the same command (it resumes)",
             errno.EDQUOT: "; free some space and rerun the same command (it resumes)",
             errno.EROFS: "; choose a writable --out",
-            errno.EACCES: "; check the folder's permissions or choose another --out"}.get(e.errno, "")
+            errno.EACCES: "; check the folder's permissions or choose another --out",
+            errno.EEXIST: " (a file is in the way where a folder is expected)",
+            errno.ENOTDIR: " (a file is in the way where a folder is expected)",
+            errno.EISDIR: " (a folder is in the way where a file is expected)"}.get(e.errno, "")
     paths = [p for p in (e.filename, e.filename2) if p is not None]
     where = " -> ".join(os.fsdecode(p) for p in paths)
     return f"{where}: {cause}{hint}" if where else f"{cause}{hint}"
