@@ -75,6 +75,8 @@ class FolderLock:
                                   f"keeps taking it)")
         finally:
             tmp.unlink(missing_ok=True)
+        for left in self.root.glob(f"{LOCK}.stale.*"):  # a takeover killed midway; ours now
+            left.unlink(missing_ok=True)
         self._key = str(self.path.resolve())
         _HELD.add(self._key)
         self._finalizer = weakref.finalize(self, _release, self.path, self._key)

@@ -60,8 +60,42 @@ def save_checkpoint(path: str | Path, state: dict, fmt: str = CHECKPOINT_FORMAT)
     if isinstance(state.get("metrics"), list):
         state["metrics"] = [_without_wall_clock(m) for m in state["metrics"]]
     buf = io.BytesIO()
-    torch.save({"format": fmt, **state}, buf)
+    torch.save(_canonical({"format": fmt, **state}), buf)
+    _remove_stale_temporaries(Path(path))
     atomic_write_bytes(path, buf.getvalue())
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporaries of ``path`` left by a killed run (one process writes a run's files)."""
+    for p in path.parent.glob(f".{path.name}.*.tmp"):
+        p.unlink(missing_ok=True)
+
+
+def _canonical(obj):
+    """A copy whose pickle depends only on the values, not on the objects' history.
+
+    Pickle writes an object seen before as a back-reference, by identity: a resumed run's
+    unpickled strings and tuples are other objects than a fresh run's, so the same values gave
+    other bytes. Here every string is interned (equal strings: one object) and every container
+    is new (never shared); tensors are kept as they are.
+    """
+    import sys
+    from collections import OrderedDict
+
+    if isinstance(obj, str):
+        return sys.intern(str(obj))
+    if isinstance(obj, dict):
+        out = (OrderedDict if isinstance(obj, OrderedDict) else dict)(
+            (_canonical(k), _canonical(v)) for k, v in obj.items())
+        meta = getattr(obj, "_metadata", None)   # torch state_dict versions
+        if meta is not None:
+            out._metadata = _canonical(meta)
+        return out
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, tuple) and type(obj) is tuple:
+        return tuple(_canonical(v) for v in obj)
+    return obj
 
 
 def _without_wall_clock(m):
@@ -104,4 +138,5 @@ def write_metrics_log(path: str | Path, metrics: list[dict]) -> None:
 
     It is the run's log and the one file of a run that holds measured times (:data:`WALL_CLOCK`);
     ``checkpoint.pt`` and ``settings.json`` have the same bytes for the same inputs and seed."""
+    _remove_stale_temporaries(Path(path))
     atomic_write_text(path, "".join(json.dumps(m, sort_keys=True) + "\n" for m in metrics))
