@@ -80,3 +80,36 @@ def test_estimates_grow_with_the_run():
     t64, t1024 = sizes.train_estimate(s), sizes.train_estimate(RunSettings(model="tcn", channels=1024))
     assert t1024.memory > t64.memory and t1024.disk > 100 * t64.disk
     sizes.check(big, None)  # the quick preset fits
+
+
+def test_an_npz_bomb_is_refused_before_it_is_unpacked(reference, tmp_path, capsys):
+    """A sequence file of a few KB whose array claims megabytes (zeros compress well): the
+    reader checks the zip directory against what a sequence of this length can need."""
+    import hashlib
+    import io
+    import json
+    import zipfile
+
+    import numpy as np
+
+    bench = copy_bench(reference, tmp_path / "bench")
+    manifest = json.loads((bench / "manifest.json").read_text())
+    entry = manifest["sequences"][0]
+    path = bench / entry["path"]
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, value in arrays.items():
+            member = io.BytesIO()
+            if name == "joints_3d_world":
+                np.lib.format.write_array(member, np.zeros((400_000, 17, 3), np.float32))
+            else:
+                np.lib.format.write_array(member, value)
+            zf.writestr(f"{name}.npy", member.getvalue())
+    path.write_bytes(buf.getvalue())
+    assert path.stat().st_size < 200_000
+    entry["sha256"] = hashlib.sha256(buf.getvalue()).hexdigest()
+    (bench / "manifest.json").write_text(json.dumps(manifest))
+    fails_cleanly(["labels", bench, "--out", tmp_path / "r"], capsys, tmp_path,
+                  str(path), "'joints_3d_world.npy' unpacks to 81600128 bytes", "refusing")

@@ -130,13 +130,26 @@ class Benchmark:
         if isinstance(entry, str):
             entry = self.entry(entry)
         path = self.root / entry.path
-        arrays = read_npz(path, entry.sha256 if self.verify else None)
+        if not isinstance(entry.frames, int) or isinstance(entry.frames, bool) or entry.frames < 1:
+            raise DatasetError(f"{self.root / MANIFEST}: sequence {entry.id}: 'frames' must be a "
+                               f"positive integer, got {entry.frames!r}")
+        arrays = read_npz(path, entry.sha256 if self.verify else None,
+                          max_member_bytes=max_array_bytes(entry.frames))
         validate_arrays(arrays, entry.frames, self.skeleton.num_joints, str(path))
         return Sequence(entry, arrays, self.root)
 
     def __iter__(self) -> Iterator[Sequence]:
         for e in self.entries:
             yield self.load(e)
+
+
+def max_array_bytes(frames: int) -> float:
+    """The most bytes one array of a ``frames``-frame sequence may unpack to: generous for the
+    format (the largest, occluder poses, is (T, primitives, 4, 4) float64), and never more than a
+    quarter of the memory available now."""
+    from ..sizes import available_memory
+
+    return min(65536.0 * frames + 2 ** 20, available_memory() / 4)
 
 
 def _not_an_entry(d, where: str):
