@@ -115,3 +115,29 @@ def test_generate_never_writes_through_a_link_out_of_its_folder(tiny_preset, tmp
                   capsys, tmp_path, "sequences", "symbolic link", "does not write through",
                   allowed=None)
     assert snapshot(tmp_path / "victim") == {"keep.txt": snapshot(tmp_path)["victim/keep.txt"]}
+
+
+def test_labels_never_writes_through_a_reports_link_out_of_the_benchmark(sandbox, capsys):
+    (sandbox / "victim").mkdir()
+    (sandbox / "bench" / "reports").symlink_to(sandbox / "victim")
+    fails_cleanly(["labels", sandbox / "bench"], capsys, sandbox, "reports", "symbolic link",
+                  "does not write through")
+    assert not any((sandbox / "victim").iterdir())
+
+
+def test_resume_never_takes_an_entry_pointing_at_another_sequences_arrays(tiny_preset, tmp_path):
+    """entry.json of A naming B's (valid) arrays is not a complete A: A is redone."""
+    from .hardening import gen, tree_bytes, write_tiny12
+
+    preset = write_tiny12(tmp_path)
+    assert gen(preset, tmp_path / "ref") == 0
+    out = copy_bench(tmp_path / "ref", tmp_path / "b")
+    edit_manifest(out, lambda m: m.update(status="incomplete"))
+    a = out / "sequences" / "S1_walk_cam0_L000"
+    e = json.loads((a / "entry.json").read_text())
+    b = json.loads((out / "sequences" / "S1_box_cam0_L000" / "entry.json").read_text())
+    (a / "arrays.npz").unlink()
+    e.update(path=b["path"], sha256=b["sha256"])
+    (a / "entry.json").write_text(json.dumps(e))
+    assert gen(preset, out) == 0
+    assert tree_bytes(out) == tree_bytes(tmp_path / "ref")

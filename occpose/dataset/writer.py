@@ -192,6 +192,8 @@ def read_entry(root: Path, entry_path: Path, seq_id: str | None = None,
         return None
     if seq_id is not None and entry.id != seq_id:
         return None
+    if entry.path != f"sequences/{entry.id}/arrays.npz":  # another sequence's arrays: not ours
+        return None
     if config_sha256 is not None and entry.config_sha256 != config_sha256:
         return None
     if not arrays.is_file() or sha256_file(arrays) != entry.sha256:
