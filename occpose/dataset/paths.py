@@ -30,6 +30,13 @@ def check_name(name, where: str, what: str = "sequence id") -> str:
     return name
 
 
+def _resolve(path: Path, where: str) -> Path:
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as e:  # a symbolic-link loop, an unreadable folder
+        raise DatasetError(f"{where}: cannot resolve {path} ({e})") from None
+
+
 def _within(path: Path, root: Path) -> bool:
     try:
         path.relative_to(root)
@@ -52,8 +59,9 @@ def inside(root: str | Path, rel, where: str, what: str = "path") -> Path:
         raise DatasetError(f"{where}: {what} {rel!r} leaves the benchmark folder; refusing it")
     root = Path(root)
     path = root / rel
-    if not _within(path.resolve(), root.resolve()):
-        raise DatasetError(f"{where}: {what} {rel!r} resolves to {path.resolve()}, outside "
+    real = _resolve(path, where)
+    if not _within(real, _resolve(root, where)):
+        raise DatasetError(f"{where}: {what} {rel!r} resolves to {real}, outside "
                            f"{root}; refusing to follow a link out of the benchmark folder")
     return path
 
@@ -64,11 +72,11 @@ def check_no_escaping_link(root: str | Path, path: str | Path) -> None:
     A link that stays inside ``root`` is allowed (it is part of the user's layout).
     """
     root = Path(root)
-    real_root = root.resolve()
+    real_root = _resolve(root, str(root))
     rel = Path(path).relative_to(root) if Path(path).is_absolute() == root.is_absolute() else Path(path)
     cur = root
     for part in rel.parts:
         cur = cur / part
-        if os.path.islink(cur) and not _within(cur.resolve(), real_root):
-            raise DatasetError(f"{cur}: is a symbolic link to {cur.resolve()}, outside {root}; "
+        if os.path.islink(cur) and not _within(_resolve(cur, str(cur)), real_root):
+            raise DatasetError(f"{cur}: is a symbolic link to {os.readlink(cur)}, outside {root}; "
                                f"occpose does not write through it (remove the link)")
