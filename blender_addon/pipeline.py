@@ -141,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except OSError as e:  # read-only or full disk, a file in the way: one line, as occpose-bench
+        from occpose.cli import os_error_line
+
+        print(f"{PROG}: error: {os_error_line(e)}", file=sys.stderr)
+        return 2
     seqs = manifest["sequences"]
     frames = sum(s["extra"].get("rendered_frames", 0) for s in seqs)
     dt = time.perf_counter() - t0
