@@ -14,7 +14,8 @@ from ..errors import DatasetError
 from ..skeleton import Skeleton, get_skeleton
 from .manifest import MANIFEST, SequenceEntry, read_manifest
 from .npz import read_npz
-from .paths import check_name, inside
+from ..configio import is_safe_name
+from .paths import check_inside, check_name
 from .schema import validate_arrays
 
 
@@ -79,10 +80,11 @@ class Benchmark:
                                f"rerun the same generate command to resume it")
         self.entries = [SequenceEntry.from_dict(d, where) if isinstance(d, dict) else
                         _not_an_entry(d, where) for d in self.manifest["sequences"]]
+        links: dict = {}
         for i, e in enumerate(self.entries):
-            at = f"{where}: sequences[{i}]"
-            check_name(e.id, at)
-            inside(self.root, e.path, f"{at} ({e.id})")
+            if not (isinstance(e.id, str) and is_safe_name(e.id) and e.id.isascii()):
+                check_name(e.id, f"{where}: sequences[{i}]")
+            check_inside(self.root, e.path, f"{where}: sequences[{i}] ({e.id})", links=links)
         ids = [e.id for e in self.entries]
         if len(set(ids)) != len(ids):
             raise DatasetError(f"{where}: duplicate sequence ids")
