@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         occlusion_labels=args.occlusion_labels, lambda_occ=args.lambda_occ).validate()
     device = args.device or train.device
     dev = resolve_device(device)                            # fail before loading data
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise OccposeError(f"{args.out}: exists and is not a directory")
     _check_size(settings, dev, args.out, args.force_size)
     sequences = sequences_from_args(args)
     train_seqs, test_seqs = split_sequences(sequences, "train"), split_sequences(sequences, "test")
