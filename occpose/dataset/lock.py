@@ -101,7 +101,8 @@ class FolderLock:
                               f"finish, or delete {self.path} if it is not running")
         print(f"{self.path}: removing a stale lock of pid {pid}, which no longer runs",
               file=sys.stderr)
-        # move aside first, so that two takers cannot both delete a fresh lock
+        # move aside first, so that two takers cannot both delete a fresh lock; two processes
+        # finding the same stale lock at the same instant can still both go on (a narrow race)
         aside = self.path.with_name(f"{LOCK}.stale.{os.getpid()}")
         try:
             os.replace(self.path, aside)
