@@ -94,8 +94,9 @@ def object_color(obj) -> tuple[float, float, float]:
     return tuple(float(np.clip(c, 0.0, 1.0)) for c in rgba[:3])
 
 
-def read_occluders(scene, coll, n_frames: int) -> OccluderSet:
-    """The collection's objects as MESH occluders (world frame) over frames 0..n_frames-1.
+def read_occluders(scene, coll, n_frames: int, start: int = 0) -> OccluderSet:
+    """The collection's objects as MESH occluders (world frame) over n_frames frames from
+    ``start`` (pose t of the set is Blender frame start + t).
 
     Raises:
         ConfigError: an object without triangles, or whose object-frame shape changes.
@@ -111,7 +112,7 @@ def read_occluders(scene, coll, n_frames: int) -> OccluderSet:
     pose = np.zeros((n_frames, len(objs), 4, 4))
     try:
         for t in range(n_frames):
-            scene.frame_set(t)
+            scene.frame_set(start + t)
             depsgraph = compat.view_layer_depsgraph(scene)
             for i, obj in enumerate(objs):
                 verts, tris, matrix = evaluated_mesh(obj, depsgraph)
@@ -125,7 +126,7 @@ def read_occluders(scene, coll, n_frames: int) -> OccluderSet:
                     shapes[i] = (shaped, tris)
                 elif not _same_shape(shapes[i], shaped, tris):
                     raise ConfigError(
-                        f"occluder object {obj.name!r} changes shape at frame {t} (animated scale, "
+                        f"occluder object {obj.name!r} changes shape at frame {start + t} (animated scale, "
                         "shape keys or deforming modifiers); occpose stores occluders as rigid "
                         "meshes: animate only its location and rotation, or apply the deformation")
     finally:

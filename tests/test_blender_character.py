@@ -1,0 +1,170 @@
+"""The user's rigged character: a small Mixamo-named armature with a skinned box mesh, made
+here, labelled by ray casts on its evaluated mesh; hand-computable joint states."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from occpose.errors import ConfigError  # noqa: E402
+from occpose.skeleton import H36M_17  # noqa: E402
+from occpose.viz.frames import OCCLUDED_BODY, OCCLUDED_OBJECT, OUT_OF_FRAME, VISIBLE  # noqa: E402
+
+from blender_addon import bridge, character, rig_mappings, user_scene  # noqa: E402
+
+from .test_blender_user_scene import cube_object, user_collection  # noqa: E402
+
+pytestmark = pytest.mark.blender
+
+# Mixamo bone -> (head, tail, box half width), world metres, character facing -y (the camera).
+# The right arm reaches behind the torso (+y), the left arm far out to the side (out of frame).
+BONES = {
+    "Hips": ((0, 0, 1.0), (0, 0, 1.15), 0.15),
+    "Spine1": ((0, 0, 1.15), (0, 0, 1.45), 0.15),
+    "Neck": ((0, 0, 1.45), (0, 0, 1.55), 0.04),
+    "Head": ((0, 0, 1.55), (0, 0, 1.75), 0.08),
+    "LeftUpLeg": ((0.1, 0, 1.0), (0.1, 0, 0.55), 0.05),
+    "LeftLeg": ((0.1, 0, 0.55), (0.1, 0, 0.1), 0.04),
+    "LeftFoot": ((0.1, 0, 0.1), (0.1, -0.15, 0.02), 0.03),
+    "RightUpLeg": ((-0.1, 0, 1.0), (-0.1, 0, 0.55), 0.05),
+    "RightLeg": ((-0.1, 0, 0.55), (-0.1, 0, 0.1), 0.04),
+    "RightFoot": ((-0.1, 0, 0.1), (-0.1, -0.15, 0.02), 0.03),
+    "LeftArm": ((0.2, 0, 1.4), (0.7, 0, 1.4), 0.04),
+    "LeftForeArm": ((0.7, 0, 1.4), (1.5, 0, 1.4), 0.03),
+    "LeftHand": ((1.5, 0, 1.4), (1.6, 0, 1.4), 0.03),
+    "RightArm": ((-0.2, 0, 1.4), (-0.25, 0.3, 1.35), 0.04),
+    "RightForeArm": ((-0.25, 0.3, 1.35), (0.0, 0.35, 1.3), 0.03),
+    "RightHand": ((0.0, 0.35, 1.3), (0.05, 0.4, 1.25), 0.03),
+}
+
+
+def bone_box(head, tail, half):
+    """8 corners and 6 quads of a box of half width ``half`` around the segment head-tail."""
+    a, b = np.asarray(head, float), np.asarray(tail, float)
+    z = (b - a) / np.linalg.norm(b - a)
+    x = np.cross([0.0, 0.0, 1.0] if abs(z[2]) < 0.9 else [1.0, 0.0, 0.0], z)
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    corners = [c + half * (sx * x + sy * y) for c in (a, b) for sy in (-1, 1) for sx in (-1, 1)]
+    quads = [(0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5)]
+    return np.array(corners), quads
+
+
+def make_character(scene, prefix="mixamorig:"):
+    """Armature (bones of BONES, no parents needed) with a skinned mesh of boxes; the armature
+    moves 10 m sideways at frame 2 (everything out of frame)."""
+    arm = bpy.data.objects.new("TestRig", bpy.data.armatures.new("TestRig"))
+    scene.collection.objects.link(arm)
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode="EDIT")
+    for name, (head, tail, _) in BONES.items():
+        eb = arm.data.edit_bones.new(prefix + name)
+        eb.head, eb.tail = head, tail
+    bpy.ops.object.mode_set(mode="OBJECT")
+    verts, faces, groups = [], [], []
+    for name, (head, tail, half) in BONES.items():
+        c, q = bone_box(head, tail, half)
+        faces += [tuple(i + len(verts) for i in f) for f in q]
+        groups.append((prefix + name, list(range(len(verts), len(verts) + 8))))
+        verts += c.tolist()
+    mesh = bpy.data.meshes.new("TestBody")
+    mesh.from_pydata(verts, [], faces)
+    body = bpy.data.objects.new("TestBody", mesh)
+    scene.collection.objects.link(body)
+    for name, idx in groups:
+        body.vertex_groups.new(name=name).add(idx, 1.0, "REPLACE")
+    body.modifiers.new("armature", "ARMATURE").object = arm
+    for t, x in ((0, 0.0), (1, 0.0), (2, 10.0)):
+        arm.location = (x, 0.0, 0.0)
+        arm.keyframe_insert("location", frame=t)
+    return arm, body
+
+
+def camera_object(scene):
+    """A camera 4 m in front (-y) at hip height, looking +y, about 2 m wide at the character."""
+    cam = bpy.data.objects.new("TestCam", bpy.data.cameras.new("TestCam"))
+    scene.collection.objects.link(cam)
+    cam.location = (0.0, -4.0, 1.0)
+    cam.rotation_euler = (np.pi / 2, 0.0, 0.0)
+    cam.data.sensor_fit, cam.data.sensor_width, cam.data.lens = "HORIZONTAL", 36.0, 72.0
+    scene.camera = cam
+    scene.render.resolution_x = scene.render.resolution_y = 200
+    scene.render.resolution_percentage = 100
+    return cam
+
+
+@pytest.fixture
+def rigged():
+    scene = bpy.data.scenes.new("OccPose Character Test")
+    arm, body = make_character(bpy.context.scene)
+    for obj in (arm, body):  # the test scene holds them too (bpy.context.scene is the active one)
+        scene.collection.objects.link(obj)
+    camera_object(scene)
+    scene.frame_set(0)  # a new scene has no depsgraph before its first evaluation
+    coll = user_collection("Test Character Walls")
+    scene.collection.children.link(coll)
+    wall = cube_object("wall", coll, 1.0)  # 0.6 x 0.1 x 0.6 m in front of the feet
+    wall.scale = (0.3, 0.05, 0.3)
+    wall.location = (0.1, -1.0, 0.3)
+    yield scene, arm, body, coll
+    for obj in (body, arm, wall):
+        bpy.data.objects.remove(obj)
+    bpy.data.scenes.remove(scene)
+
+
+def test_mappings_resolve_names_and_list_unmapped_joints():
+    names, mapping = rig_mappings.choose_mapping([f"mixamorig:{b}" for b in BONES])
+    assert names == "mixamo" and mapping["Head"] == [("mixamorig:Head", "tail")]
+    rigify = ["DEF-spine", "DEF-spine.002", "DEF-spine.004", "DEF-spine.006"] + [
+        f"DEF-{b}.{s}" for b in ("thigh", "shin", "foot", "upper_arm", "forearm") for s in "LR"]
+    with pytest.raises(ConfigError, match="no bone for joints LWrist, RWrist"):
+        rig_mappings.choose_mapping(rigify)
+    assert rig_mappings.choose_mapping(rigify + ["DEF-hand.L", "hand.R"])[0] == "rigify"
+
+
+def test_mapping_file(tmp_path):
+    path = tmp_path / "rig.toml"
+    path.write_text('[joints]\nHip = [["l_hip", "head"], ["r_hip", "head"]]\nHead = ["skull", "tail"]\n')
+    mapping = rig_mappings.load_mapping(path)
+    resolved, missing = rig_mappings.resolve(mapping, ["l_hip", "r_hip", "skull"])
+    assert resolved["Hip"] == [("l_hip", "head"), ("r_hip", "head")] and "Head" in resolved
+    assert len(missing) == 15 and missing[0] == "RHip"
+    path.write_text('[joints]\nNose = ["skull", "tail"]\n')
+    with pytest.raises(ConfigError, match="unknown joint 'Nose'"):
+        rig_mappings.load_mapping(path)
+    path.write_text('[joints]\nHead = ["skull", "middle"]\n')
+    with pytest.raises(ConfigError, match=r"joints.Head must be \[bone"):
+        rig_mappings.load_mapping(path)
+
+
+def test_character_joint_states(rigged):
+    scene, arm, body, coll = rigged
+    char = character.find_character(arm.name)
+    assert char.meshes == [body] and char.mapping_name == "mixamo"
+    camera = bridge.camera_from_scene(scene)
+    occ = user_scene.read_occluders(scene, coll, 3)
+    result = character.label_character(scene, char, camera, range(3), occ)
+    j = H36M_17.index
+    np.testing.assert_allclose(result.clip.joints_world[0, j("RWrist")], (0.0, 0.35, 1.3), atol=1e-6)
+    np.testing.assert_allclose(result.clip.joints_world[0, j("Head")], (0.0, 0.0, 1.75), atol=1e-6)
+    states = np.zeros(result.labels.visibility.shape, np.int8)
+    lab = result.labels
+    states[lab.occluded_by_body], states[lab.occluded_by_object], states[lab.out_of_frame] = 1, 2, 3
+    assert states[0, j("LFoot")] == OCCLUDED_OBJECT  # behind the wall
+    assert states[0, j("RWrist")] == OCCLUDED_BODY  # the hand behind the torso
+    assert states[0, j("LWrist")] == OUT_OF_FRAME  # the left arm reaches out of the image
+    assert states[0, j("Head")] == VISIBLE and states[0, j("LKnee")] == VISIBLE
+    np.testing.assert_array_equal(states[1], states[0])  # same pose
+    assert (states[2] == OUT_OF_FRAME).all()  # the armature moved 10 m sideways
+    np.testing.assert_allclose(result.body.joint_radius[j("Head")], 0.08 * np.sqrt(2), rtol=1e-6)
+
+
+def test_missing_character_parts_are_named(rigged):
+    scene, arm, body, _ = rigged
+    with pytest.raises(ConfigError, match="'NoRig': no armature"):
+        character.find_character("NoRig")
+    body.modifiers.clear()
+    with pytest.raises(ConfigError, match="no mesh is deformed by it"):
+        character.find_character(arm.name)
