@@ -168,3 +168,36 @@ def test_missing_character_parts_are_named(rigged):
     body.modifiers.clear()
     with pytest.raises(ConfigError, match="no mesh is deformed by it"):
         character.find_character(arm.name)
+
+
+def test_label_character_operator_keys_markers(rigged):
+    """The panel's operator: the context scene holds the character; markers are keyed per frame."""
+    import blender_addon
+
+    scene, arm, body, coll = rigged
+    ctx_scene = bpy.context.scene
+    cam = camera_object(ctx_scene)
+    blender_addon.register()
+    try:
+        u = ctx_scene.occpose_user
+        with pytest.raises(RuntimeError, match="pick your character"):
+            bpy.ops.occpose.label_character()
+        u.armature, u.occluders = arm, "No Such Walls"
+        with pytest.raises(RuntimeError, match="'No Such Walls' not found"):
+            bpy.ops.occpose.label_character()
+        if coll.name not in ctx_scene.collection.children:
+            ctx_scene.collection.children.link(coll)
+        u.occluders = coll.name
+        ctx_scene.frame_start, ctx_scene.frame_end = 1, 2
+        assert bpy.ops.occpose.label_character() == {"FINISHED"}
+        marker = bpy.data.objects["occpose_character_06_LFoot"]
+        ctx_scene.frame_set(1)
+        assert tuple(marker.color) == pytest.approx(bridge.STATE_COLORS[OCCLUDED_OBJECT])
+        ctx_scene.frame_set(2)
+        assert tuple(marker.color) == pytest.approx(bridge.STATE_COLORS[OUT_OF_FRAME])
+    finally:
+        u.occluders, u.armature = user_scene.DEFAULT_COLLECTION, None  # settings stay on the scene
+        bridge.clear(ctx_scene, ("Character Markers",))
+        ctx_scene.collection.children.unlink(coll)
+        bpy.data.objects.remove(cam)
+        blender_addon.unregister()
