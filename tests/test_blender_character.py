@@ -76,6 +76,7 @@ def make_character(scene, prefix="mixamorig:"):
     for name, idx in groups:
         body.vertex_groups.new(name=name).add(idx, 1.0, "REPLACE")
     body.modifiers.new("armature", "ARMATURE").object = arm
+    body.parent = arm  # as rigs are set up: the mesh follows the armature object
     for t, x in ((0, 0.0), (1, 0.0), (2, 10.0)):
         arm.location = (x, 0.0, 0.0)
         arm.keyframe_insert("location", frame=t)
@@ -101,7 +102,7 @@ def rigged():
     arm, body = make_character(bpy.context.scene)
     for obj in (arm, body):  # the test scene holds them too (bpy.context.scene is the active one)
         scene.collection.objects.link(obj)
-    camera_object(scene)
+    cam = camera_object(scene)
     scene.frame_set(0)  # a new scene has no depsgraph before its first evaluation
     coll = user_collection("Test Character Walls")
     scene.collection.children.link(coll)
@@ -109,7 +110,7 @@ def rigged():
     wall.scale = (0.3, 0.05, 0.3)
     wall.location = (0.1, -1.0, 0.3)
     yield scene, arm, body, coll
-    for obj in (body, arm, wall):
+    for obj in (body, arm, wall, cam):
         bpy.data.objects.remove(obj)
     bpy.data.scenes.remove(scene)
 
@@ -201,3 +202,39 @@ def test_label_character_operator_keys_markers(rigged):
         ctx_scene.collection.children.unlink(coll)
         bpy.data.objects.remove(cam)
         blender_addon.unregister()
+
+
+def test_scene_benchmark_of_the_character(rigged, tmp_path):
+    """The headless path: an occpose benchmark of the user's scene, read back like any other."""
+    from occpose.dataset import open_benchmark
+
+    from blender_addon import character_bench
+
+    scene, arm, _body, coll = rigged
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.display.render_aa = "OFF"
+    scene.render.resolution_x = scene.render.resolution_y = 64
+    out = tmp_path / "mine"
+    argv = ["--scene-character", arm.name, "--occluders", coll.name, "--frames", "0:2", "--stride", "2",
+            "--out", str(out), "--quiet"]
+    args = character_bench.build_parser().parse_args(argv)
+    manifest = character_bench.render_scene_benchmark(args, scene)
+    assert manifest["status"] == "complete" and manifest["scene"]["mapping"] == "mixamo"
+    bench = open_benchmark(out)
+    seq = bench.load(bench.entries[0])
+    names = (arm.name, arm.animation_data.action.name, scene.camera.name)  # armature, action, camera
+    assert seq.id == "_".join(character_bench.safe_name(n) for n in names) + "_L000"
+    j = H36M_17.index
+    assert seq.occluded_by_object[0, j("LFoot")] and seq.occluded_by_body[0, j("RWrist")]
+    assert seq.out_of_frame[0, j("LWrist")] and seq.out_of_frame[2].all()
+    assert [m.name for m in seq.occluders().meshes] == ["wall"]
+    assert seq.mask_visible_fraction[0] < 1.0 and seq.mask_visible_fraction[2] == 1.0
+    np.testing.assert_array_equal(seq.rendered, [True, False, True])
+    assert (out / "sequences" / seq.id / "frames" / "000002.png").is_file()
+    assert (out / "sequences" / seq.id / "masks" / "000000.png").is_file()
+    before = (out / "manifest.json").read_bytes()
+    character_bench.render_scene_benchmark(args, scene)  # resumes: nothing to do
+    assert (out / "manifest.json").read_bytes() == before
+    with pytest.raises(ConfigError, match="--frames '2:0'"):
+        character_bench.render_scene_benchmark(character_bench.build_parser().parse_args(
+            argv[:4] + ["--frames", "2:0", "--out", str(out)]), scene)

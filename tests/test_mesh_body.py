@@ -95,3 +95,29 @@ def test_cylinder_man_mesh_agrees_with_capsules(tiny_preset):
         seen += np.bincount(ref.ravel(), minlength=4)
     assert seen[1] > 0.05 * total and seen[2] > 0.05 * total  # body and object occlusion occur
     assert same / total >= 0.98, same / total
+
+
+def test_mesh_masks_match_the_capsule_masks():
+    """Per-pixel casts on the cylinder-man mesh give the capsule silhouette (within the
+    tessellation) and occluders hide the pixels behind them."""
+    from occpose.body import body_model
+    from occpose.occlusion.occluders.geometry import BOX, OccluderSet, rigid_transform
+    from occpose.occlusion.raycast.primitives import ray_capsule
+
+    body = body_model("cheng2019")
+    rng = np.random.default_rng(0)
+    joints = np.array([[0.0, -0.8 + 0.1 * j, 3.0] for j in range(17)]) + rng.normal(0, 0.05, (17, 3))
+    verts, faces, _ = mesh_body.capsule_body_mesh(body, joints[None], 32, 8)
+    yy, xx = np.mgrid[0:100, 0:100] + 0.5
+    dirs = np.stack([(xx - 50) / 100, (yy - 50) / 100, np.ones_like(xx)], axis=-1)
+    visible, subject = mesh_body.mesh_masks(verts[0], faces, dirs)
+    a, b, r = body.capsules(joints)
+    exact = np.zeros((100, 100), bool)
+    for s in range(len(r)):
+        exact |= np.isfinite(ray_capsule(np.zeros(3), dirs, a[s], b[s], r[s]))
+    assert (subject == exact).mean() > 0.99 and subject.sum() > 300
+    np.testing.assert_array_equal(visible, subject)
+    box = OccluderSet.from_primitives([BOX], [[2.0, 0.2, 0.05]], rigid_transform(None, [0, 0, 1.0])[None])
+    visible, subject = mesh_body.mesh_masks(verts[0], faces, dirs, box)
+    band = np.abs(yy - 50) < 20  # the box covers |y/z| < 0.2 / 0.95 -> 21 px around the centre
+    assert not visible[band].any() and visible[subject & ~(np.abs(yy - 50) < 23)].all()

@@ -230,6 +230,56 @@ def label_mesh_body(joints_cam: np.ndarray, vertices_cam: np.ndarray, body: Mesh
     return labels_from_counts(n_blocked, n_object, params.rays, out_of_frame_mask(joints_cam, camera))
 
 
+def mesh_depth(vertices_cam: np.ndarray, faces: np.ndarray, dirs: np.ndarray, tile: int = 16) -> np.ndarray:
+    """(H, W) distance from the camera centre to a mesh along every pixel ray (+inf: miss).
+
+    Args:
+        vertices_cam: (V, 3) camera frame; faces: (F, 3); dirs: (H, W, 3) pixel ray directions
+            (z > 0). Each ``tile`` x ``tile`` block of pixels is tested only against the
+            triangles whose image-plane bounds meet the block's.
+    """
+    h, w = dirs.shape[:2]
+    tri = np.asarray(vertices_cam, np.float64)[faces]
+    z = tri[..., 2]
+    front = (z > 1e-9).all(axis=1)
+    uv = tri[..., :2] / np.where(z > 1e-9, z, 1.0)[..., None]
+    f_lo = np.where(front[:, None], uv.min(axis=1), -np.inf)  # triangles reaching behind: anywhere
+    f_hi = np.where(front[:, None], uv.max(axis=1), np.inf)
+    ray_uv = dirs[..., :2] / dirs[..., 2:]
+    out = np.full((h, w), np.inf)
+    for v0 in range(0, h, tile):
+        for u0 in range(0, w, tile):
+            block = ray_uv[v0:v0 + tile, u0:u0 + tile].reshape(-1, 2)
+            lo, hi = block.min(axis=0), block.max(axis=0)
+            idx = np.flatnonzero(((f_lo <= hi) & (f_hi >= lo)).all(axis=1))
+            if not len(idx):
+                continue
+            d = dirs[v0:v0 + tile, u0:u0 + tile].reshape(-1, 3)
+            t = np.full(len(d), np.inf)
+            for s in range(0, len(idx), FACE_CHUNK):
+                sub = tri[idx[s:s + FACE_CHUNK]]
+                t = np.minimum(t, primitives.triangle_distances(np.zeros_like(d), d, sub).min(axis=1))
+            hh, ww = min(tile, h - v0), min(tile, w - u0)
+            out[v0:v0 + hh, u0:u0 + ww] = t.reshape(hh, ww) / np.linalg.norm(d, axis=1).reshape(hh, ww)
+    return out
+
+
+def mesh_masks(vertices_cam: np.ndarray, faces: np.ndarray, dirs: np.ndarray, occluders_cam=None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Visible-subject and subject masks (H, W) bool of a mesh body: a pixel is subject when its
+    ray hits the mesh, visible when no occluder (1-frame set, camera frame) comes first."""
+    t_body = mesh_depth(vertices_cam, faces, dirs)
+    subject = np.isfinite(t_body)
+    visible = subject.copy()
+    if occluders_cam is not None and occluders_cam.num_primitives and subject.any():
+        v, u = np.nonzero(subject)
+        t_obj = primitives.ray_occluders(np.zeros((len(v), 3)), dirs[v, u], occluders_cam,
+                                         frames=np.zeros(len(v), np.int64),
+                                         t_max=t_body[v, u, None]).min(axis=1)
+        visible[v, u] = ~(t_obj < t_body[v, u])
+    return visible, subject
+
+
 def capsule_body_mesh(body, joints: np.ndarray, segments: int = 16,
                       rings: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cylinder-man as one skinned mesh: every capsule tessellated, weighted to its segment.
