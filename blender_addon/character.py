@@ -50,6 +50,7 @@ class CharacterClip:
         vertices_world: (T, V, 3) float64 world metres, all meshes concatenated.
         faces: (F, 3) int64; weights: (V, P) per part (bone) weights; part_names: (P,).
         heads, tails: (P, 3) world bone ends at the first frame.
+        parents: (P,) index of each part's nearest deforming ancestor bone, -1 for none.
     """
 
     frames: np.ndarray
@@ -60,12 +61,13 @@ class CharacterClip:
     part_names: tuple[str, ...]
     heads: np.ndarray
     tails: np.ndarray
+    parents: np.ndarray  # (P,) nearest deforming ancestor part, -1 for none
 
     def mesh_body(self, params: VisibilityParams) -> mesh_body.MeshBody:
         """The :class:`~occpose.occlusion.raycast.mesh_body.MeshBody` of the character, estimated
         at the first frame."""
         parts = mesh_body.face_parts(self.faces, self.weights)
-        own = mesh_body.own_parts(self.joints_world[0], self.heads, self.tails)
+        own = mesh_body.own_parts(self.joints_world[0], self.heads, self.tails, self.parents)
         return mesh_body.make_mesh_body(self.vertices_world[0], self.faces, parts, own, self.heads,
                                         self.tails, params, self.part_names)
 
@@ -171,7 +173,18 @@ def read_clip(scene, character: Character, frames) -> CharacterClip:
     if not len(faces):
         raise ConfigError(f"character {arm.name!r}: its meshes have no faces")
     return CharacterClip(frames, np.array(joints), np.array(verts), faces, weights, tuple(bones),
-                         heads, tails)
+                         heads, tails, deform_parents(arm, bones))
+
+
+def deform_parents(arm, bones: dict[str, int]) -> np.ndarray:
+    """(P,) the nearest deforming ancestor of every deforming bone (-1: none)."""
+    out = np.full(len(bones), -1, np.int64)
+    for name, i in bones.items():
+        parent = arm.data.bones[name].parent
+        while parent is not None and parent.name not in bones:
+            parent = parent.parent
+        out[i] = bones[parent.name] if parent is not None else -1
+    return out
 
 
 @dataclass(eq=False)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import json
 import re
 import sys
 import time
@@ -109,20 +111,25 @@ def render_scene_benchmark(args: argparse.Namespace, scene=None) -> dict:
     arm = char.armature
     action = arm.animation_data.action.name if arm.animation_data and arm.animation_data.action else scene.name
     subject, action = safe_name(arm.name), safe_name(action)
-    name = safe_name(f"{Path(bpy.data.filepath).stem or 'scene'}-{subject}")
-    cfg = load_config(args.config or default_preset(),
-                      [f"benchmark.frames={len(frames)}", f'benchmark.name="{name}"'])
-    params = visibility_params(cfg)
     coll = user_scene.find_collection(scene, args.occluders) if args.occluders else None
     occ = user_scene.read_occluders(scene, coll, len(frames), frames.start) if coll else OccluderSet.empty(len(frames))
     clip = character.read_clip(scene, char, frames)
     clip.joints_world = clip.joints_world.astype(np.float32).astype(np.float64)  # as stored
-    body = clip.mesh_body(params)
     cameras = []
     for cam in cams:
         scene.camera = cam
         compat.view_layer_depsgraph(scene).update()
         cameras.append(dataclasses.replace(bridge.camera_from_scene(scene), name=safe_name(cam.name)))
+    # the scene's content is part of the benchmark's identity: a changed scene is a new benchmark
+    digest = hashlib.sha256()
+    for part in (clip.joints_world, clip.vertices_world, clip.faces, *occ.to_arrays().values()):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    digest.update(json.dumps([[c.to_dict() for c in cameras], args.stride, scene.render.engine]).encode())
+    name = safe_name(f"{Path(bpy.data.filepath).stem or 'scene'}-{subject}-{digest.hexdigest()[:12]}")
+    cfg = load_config(args.config or default_preset(),
+                      [f"benchmark.frames={len(frames)}", f'benchmark.name="{name}"'])
+    params = visibility_params(cfg)
+    body = clip.mesh_body(params)
     info = {"engine": scene.render.engine, "blender": bpy.app.version_string,
             "resolution": [cameras[0].width, cameras[0].height], "frame_stride": args.stride}
     extra = {"cameras": [c.to_dict() for c in cameras], "renderer": info,

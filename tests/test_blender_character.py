@@ -39,6 +39,11 @@ BONES = {
     "RightHand": ((0.0, 0.35, 1.3), (0.05, 0.4, 1.25), 0.03),
 }
 
+PARENTS = {"Spine1": "Hips", "Neck": "Spine1", "Head": "Neck", "LeftUpLeg": "Hips", "LeftLeg": "LeftUpLeg",
+           "LeftFoot": "LeftLeg", "RightUpLeg": "Hips", "RightLeg": "RightUpLeg", "RightFoot": "RightLeg",
+           "LeftArm": "Spine1", "LeftForeArm": "LeftArm", "LeftHand": "LeftForeArm", "RightArm": "Spine1",
+           "RightForeArm": "RightArm", "RightHand": "RightForeArm"}
+
 
 def bone_box(head, tail, half):
     """8 corners and 6 quads of a box of half width ``half`` around the segment head-tail."""
@@ -62,6 +67,8 @@ def make_character(scene, prefix="mixamorig:"):
     for name, (head, tail, _) in BONES.items():
         eb = arm.data.edit_bones.new(prefix + name)
         eb.head, eb.tail = head, tail
+    for name, parent in PARENTS.items():
+        arm.data.edit_bones[prefix + name].parent = arm.data.edit_bones[prefix + parent]
     bpy.ops.object.mode_set(mode="OBJECT")
     verts, faces, groups = [], [], []
     for name, (head, tail, half) in BONES.items():
@@ -157,6 +164,10 @@ def test_character_joint_states(rigged):
     assert states[0, j("RWrist")] == OCCLUDED_BODY  # the hand behind the torso
     assert states[0, j("LWrist")] == OUT_OF_FRAME  # the left arm reaches out of the image
     assert states[0, j("Head")] == VISIBLE and states[0, j("LKnee")] == VISIBLE
+    assert states[0, j("RHip")] == VISIBLE  # inside the pelvis box, its parent bone's: own skin
+    part = result.body.part_names.index
+    assert result.body.own[j("RHip")].nonzero()[0].tolist() == sorted(
+        [part("mixamorig:RightUpLeg"), part("mixamorig:Hips")])
     np.testing.assert_array_equal(states[1], states[0])  # same pose
     assert (states[2] == OUT_OF_FRAME).all()  # the armature moved 10 m sideways
     np.testing.assert_allclose(result.body.joint_radius[j("Head")], 0.08 * np.sqrt(2), rtol=1e-6)

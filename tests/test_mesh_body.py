@@ -121,3 +121,11 @@ def test_mesh_masks_match_the_capsule_masks():
     visible, subject = mesh_body.mesh_masks(verts[0], faces, dirs, box)
     band = np.abs(yy - 50) < 20  # the box covers |y/z| < 0.2 / 0.95 -> 21 px around the centre
     assert not visible[band].any() and visible[subject & ~(np.abs(yy - 50) < 23)].all()
+
+
+def test_parent_of_a_bone_starting_at_the_joint_is_own():
+    heads = np.array([[0.0, 0, 1], [0.1, 0, 1], [0.1, 0, 0.5]])  # pelvis, thigh, shin
+    tails = np.array([[0.0, 0, 1.2], [0.1, 0, 0.5], [0.1, 0, 0.1]])
+    joints = np.array([[0.1, 0, 1], [0.1, 0, 0.5]])  # hip, knee
+    own = mesh_body.own_parts(joints, heads, tails, parents=[-1, 0, 1])
+    np.testing.assert_array_equal(own, [[1, 1, 0], [0, 1, 1]])

@@ -7,7 +7,8 @@ weighted to bones:
   its three corners (``face_parts``); a triangle with no weight is part -1. Parts play the role
   of the capsule segments.
 * **Own parts.** ``own[j, p]`` marks the parts of joint j -- for a rig, the bones one of whose
-  ends lies at the joint (:func:`own_parts`); for the cylinder-man, ``BodyModel.incidence``.
+  ends lies at the joint and the parents of those that start there (:func:`own_parts`: the
+  hip's are the thigh and the pelvis); for the cylinder-man, ``BodyModel.incidence``.
   Part -1 is nobody's own part.
 * **Joint radius.** A part's radius is the median distance of its vertices to its bone
   segment, its *spread* the 90th percentile minus the median (:func:`part_radii`). Joint j's
@@ -127,14 +128,25 @@ def part_radii(vertices: np.ndarray, faces: np.ndarray, face_part: np.ndarray, h
     return radius, spread
 
 
-def own_parts(joints: np.ndarray, heads: np.ndarray, tails: np.ndarray,
+def own_parts(joints: np.ndarray, heads: np.ndarray, tails: np.ndarray, parents=None,
               rel: float = 0.1, floor: float = 0.01) -> np.ndarray:
     """(J, P) bool: bone p is joint j's own part when one of its ends lies at the joint (within
-    ``max(floor, rel * bone length)`` metres)."""
+    ``max(floor, rel * bone length)`` metres), and so is the parent of a bone whose head lies
+    there (the thigh starts in the pelvis: the hip joint's own parts are the thigh and the
+    pelvis, as the capsule hip's are the thigh, pelvis and flank).
+
+    Args:
+        parents: (P,) parent part index per part, -1 for none (None: no parents).
+    """
     length = np.linalg.norm(tails - heads, axis=1)  # (P,)
-    d = np.minimum(np.linalg.norm(joints[:, None] - heads[None], axis=-1),
-                   np.linalg.norm(joints[:, None] - tails[None], axis=-1))  # (J, P)
-    return d <= np.maximum(floor, rel * length)[None]
+    near = np.maximum(floor, rel * length)[None]
+    at_head = np.linalg.norm(joints[:, None] - heads[None], axis=-1) <= near  # (J, P)
+    own = at_head | (np.linalg.norm(joints[:, None] - tails[None], axis=-1) <= near)
+    if parents is not None:
+        parents = np.asarray(parents, np.int64)
+        j, p = np.nonzero(at_head & (parents >= 0)[None])
+        own[j, parents[p]] = True
+    return own
 
 
 def make_mesh_body(vertices: np.ndarray, faces: np.ndarray, face_part: np.ndarray, own: np.ndarray,
