@@ -174,3 +174,10 @@ def labels_of(arrays):
     return VisibilityLabels(**{k: arrays[k] for k in (
         "visibility", "occluded", "occluded_by_body", "occluded_by_object", "out_of_frame",
         "occluder_fraction", "self_occlusion_fraction")})
+
+
+def test_command_line_names_a_missing_collection(tmp_path, capsys):
+    preset = write_tiny(tmp_path, frames=3)
+    code = pipeline.main(["--config", str(preset), "--out", str(tmp_path / "b"), "--occluders", "No Such"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "'No Such' not found" in err[0]
