@@ -129,3 +129,28 @@ def test_parent_of_a_bone_starting_at_the_joint_is_own():
     joints = np.array([[0.1, 0, 1], [0.1, 0, 0.5]])  # hip, knee
     own = mesh_body.own_parts(joints, heads, tails, parents=[-1, 0, 1])
     np.testing.assert_array_equal(own, [[1, 1, 0], [0, 1, 1]])
+
+
+def test_placement_on_a_mesh_body_hits_the_level_in_front_of_the_mesh(tiny_preset):
+    from occpose.occlusion.raycast.primitives import ray_primitive
+    from occpose.rng import key_rng
+
+    cfg = load_config(tiny_preset, ["benchmark.frames=8"])
+    params, cam = visibility_params(cfg), cfg.camera_objects()[0]
+    joints = motion_world(cfg, "S1", "walk")
+    body = cfg.body_model("S1")
+    verts, faces, part = mesh_body.capsule_body_mesh(body, joints)
+    mb = mesh_body.make_mesh_body(verts[0], faces, part, body.incidence, joints[0, body.seg_a],
+                                  joints[0, body.seg_b], params)
+    placed = mesh_body.place_occluders_on_mesh(joints, verts, mb, cam, 0.3, key_rng(1, "t"), cfg.occluders,
+                                               params, sequence="mesh test")
+    assert abs(placed.labels.occluder_fraction.mean() - 0.3) <= cfg.occluders.tolerance
+    again = mesh_body.label_mesh_body(world_to_camera(joints, cam), world_to_camera(verts, cam), mb, cam,
+                                      placed.occluders.in_camera_frame(cam), params)
+    np.testing.assert_array_equal(joint_states(again.to_arrays()), joint_states(placed.labels.to_arrays()))
+    for t in range(len(joints)):  # no mesh vertex inside an occluder
+        occ = placed.occluders.select_frames(t)
+        for i in range(occ.num_primitives):
+            inside = ray_primitive(verts[t], np.tile([0.0, 0.0, 1.0], (len(verts[t]), 1)), occ, i,
+                                   frames=np.zeros(len(verts[t]), np.int64)) == 0
+            assert not inside.any()

@@ -292,6 +292,54 @@ def mesh_masks(vertices_cam: np.ndarray, faces: np.ndarray, dirs: np.ndarray, oc
     return visible, subject
 
 
+@dataclass(frozen=True, eq=False)
+class MeshStageBody:
+    """What occluder placement reads of a body (``occluders.stage.make_stage``), for a posed
+    mesh: the skeleton, the joints' surface radii, and as "capsules" the mesh's vertices (zero
+    length, zero radius), so the stage keeps occluders ``clearance`` in front of the nearest
+    vertex in every frame.
+
+    Attributes:
+        vertices_world: (T, V, 3) the posed mesh, world metres.
+    """
+
+    skeleton: object
+    joint_radius: np.ndarray
+    vertices_world: np.ndarray
+
+    def capsules(self, joints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        v = np.asarray(self.vertices_world, np.float64)
+        return v, v, np.zeros(v.shape[1])
+
+
+def place_occluders_on_mesh(joints_world: np.ndarray, vertices_world: np.ndarray, body: MeshBody,
+                            camera, target_level: float, rng: np.random.Generator, cfg,
+                            params: VisibilityParams = VisibilityParams(), **kwargs):
+    """occpose's occluder placement (:func:`~occpose.occlusion.occluders.placement.place_occluders`)
+    for a mesh body: every candidate is measured with the mesh-body labels, the stage keeps the
+    occluders in front of the mesh.
+
+    Args:
+        joints_world: (T, 17, 3), vertices_world: (T, V, 3) world metres; cfg: the preset's
+            ``[occluders]`` section; kwargs: passed on (sequence, fps, base_dir).
+    Returns:
+        the :class:`~occpose.occlusion.occluders.placement.Placement` (labels: mesh-body labels).
+    """
+    from ...camera import world_to_camera
+    from ...skeleton import H36M_17
+    from ..occluders.placement import place_occluders
+
+    joints_cam = world_to_camera(np.asarray(joints_world, np.float64), camera).astype(np.float32).astype(np.float64)
+    verts_cam = world_to_camera(np.asarray(vertices_world, np.float64), camera)
+
+    def labeller(occ_cam):
+        return label_mesh_body(joints_cam, verts_cam, body, camera, occ_cam, params)
+
+    stage_body = MeshStageBody(H36M_17, body.joint_radius, vertices_world)
+    return place_occluders(joints_world, stage_body, camera, target_level, rng, cfg, params,
+                           labeller=labeller, **kwargs)
+
+
 def capsule_body_mesh(body, joints: np.ndarray, segments: int = 16,
                       rings: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cylinder-man as one skinned mesh: every capsule tessellated, weighted to its segment.
