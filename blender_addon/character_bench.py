@@ -4,13 +4,15 @@ Command line (``benchmark/render_bench.py --scene-character ...`` comes here)::
 
     blender -b scene.blend --python-exit-code 1 -P benchmark/render_bench.py -- \\
         --scene-character ARMATURE --out DIR [--occluders COLLECTION] [--camera NAME ...] \\
-        [--frames START:END] [--stride N] [--rig auto|rigify|mixamo] [--mapping rig.toml] \\
-        [--character-mesh NAME ...] [--config TOML] [--overwrite] [--quiet]
+        [--frames START:END] [--stride N] [--level L ...] [--rig auto|rigify|mixamo] \\
+        [--mapping rig.toml] [--character-mesh NAME ...] [--config TOML] [--overwrite] [--quiet]
 
 One sequence per camera (default: the scene camera) over the frame range (default: the
 scene's): subject = the armature's name, action = its action's name (else the scene's),
 camera = the camera object's name, level 0 (nothing is placed: your scene is what it is; the
-achieved level is measured). Labels come from the mesh-body definition
+achieved level is measured). ``--level L`` (repeatable) adds a sequence per camera in which
+occpose's occluders are placed so that a fraction L of the joints is hidden by objects (yours
+included), measured by the same mesh-body ray casts; they are rendered and stored too. Labels come from the mesh-body definition
 (:mod:`occpose.occlusion.raycast.mesh_body`) on the evaluated skinned mesh, with your occluders
 stored as MESH occluders. Every ``--stride``-th frame is rendered with the scene's own render
 settings (engine, samples, resolution; PNG), and every frame gets its visible-subject mask
@@ -92,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera", action="append", default=[], metavar="NAME",
                    help="camera object (repeatable; default: the scene camera)")
     p.add_argument("--frames", metavar="START:END", help="frame range (default: the scene's)")
+    p.add_argument("--level", type=float, action="append", default=[], metavar="L",
+                   help="also place occpose's occluders so that a fraction L of the joints is hidden "
+                        "by objects (yours included); repeatable; default: none (level 0)")
     p.add_argument("--stride", type=int, default=1, metavar="N", help="render every N-th frame (0: none)")
     p.add_argument("--config", metavar="TOML", help="preset for visibility, heuristics, skeleton "
                    "(default: the bundled quick.toml)")
@@ -124,7 +129,8 @@ def render_scene_benchmark(args: argparse.Namespace, scene=None) -> dict:
     digest = hashlib.sha256()
     for part in (clip.joints_world, clip.vertices_world, clip.faces, *occ.to_arrays().values()):
         digest.update(np.ascontiguousarray(part).tobytes())
-    digest.update(json.dumps([[c.to_dict() for c in cameras], args.stride, scene.render.engine]).encode())
+    digest.update(json.dumps([[c.to_dict() for c in cameras], args.stride, scene.render.engine,
+                              sorted(args.level)]).encode())
     name = safe_name(f"{Path(bpy.data.filepath).stem or 'scene'}-{subject}-{digest.hexdigest()[:12]}")
     cfg = load_config(args.config or default_preset(),
                       [f"benchmark.frames={len(frames)}", f'benchmark.name="{name}"'])
@@ -138,7 +144,13 @@ def render_scene_benchmark(args: argparse.Namespace, scene=None) -> dict:
                        "occluders": coll.name if coll else None, "frames": [frames.start, frames.stop - 1],
                        "body": "mesh (occpose.occlusion.raycast.mesh_body)"}}
     writer = BenchmarkWriter(args.out, cfg, overwrite=args.overwrite, backend="blender", extra=extra)
-    keys = [SequenceKey(subject, action, c.name, 0.0) for c in cameras]
+    levels = args.level or [0.0]
+    bad = [lv for lv in levels if not 0.0 <= lv < 1.0]
+    if bad:
+        raise ConfigError(f"--level {bad[0]}: expected a fraction in [0, 1)")
+    keys = [SequenceKey(subject, action, c.name, float(lv)) for c in cameras for lv in levels]
+    cams = [cam for cam in cams for _ in levels]
+    cameras = [c for c in cameras for _ in levels]
     out_settings = scene.render  # file output only; the look stays the scene's
     out_settings.use_file_extension, out_settings.use_overwrite = False, True
     out_settings.image_settings.file_format = "PNG"
@@ -164,8 +176,15 @@ def _sequence(scene, cfg, key, camera, clip, body, occ, frames, params, folder, 
 
     joints_cam = world_to_camera(clip.joints_world, camera)
     verts_cam = world_to_camera(clip.vertices_world, camera)
+    user_cam = occ.in_camera_frame(camera) if occ.num_primitives else None
+    steps, placed = 0, None
+    if key.level > 0:
+        placed = place_character_occluders(scene, cfg, key, clip, body, camera, user_cam, params, frames.start)
+        lab, steps = placed.labels, placed.steps
+        occ = placed.occluders.concat(occ)
+    else:
+        lab = mesh_body.label_mesh_body(joints_cam, verts_cam, body, camera, user_cam, params)
     occ_cam = occ.in_camera_frame(camera) if occ.num_primitives else None
-    lab = mesh_body.label_mesh_body(joints_cam, verts_cam, body, camera, occ_cam, params)
     dirs = distortion.pixel_rays(camera)
     n_t = len(frames)
     rendered = np.zeros(n_t, bool)
@@ -181,11 +200,57 @@ def _sequence(scene, cfg, key, camera, clip, body, occ, frames, params, folder, 
             scene.frame_set(frame)
             render.render_frame(scene, folder / "frames" / f"{t:06d}.png")
             pngio.write_png(folder / "masks" / f"{t:06d}.png", visible.astype(np.uint8) * 255)
-    return sequence_record(cfg, key, clip.joints_world, camera, lab, occ, 0,
+    if placed is not None:
+        bridge.clear(scene, (bridge.OCCLUDERS,))
+    return sequence_record(cfg, key, clip.joints_world, camera, lab, occ, steps,
                            extra_arrays={"mask_visible_fraction": fraction, "rendered": rendered},
                            extra={"rendered_frames": int(rendered.sum()),
                                   "mask_occlusion": round(float(1.0 - fraction.mean()), 6),
                                   "first_frame": frames.start})
+
+
+def place_character_occluders(scene, cfg, key, clip, body, camera, user_cam, params, start: int):
+    """occpose's occluders for ``key.level`` around the character (measured with the mesh-body
+    labels, the user's occluders included), built as objects keyed from Blender frame ``start``."""
+    from occpose.rng import key_rng
+
+    from . import appearance, scenery
+
+    seed = cfg.benchmark.seed
+    placed = mesh_body.place_occluders_on_mesh(
+        clip.joints_world, clip.vertices_world, body, camera, key.level,
+        key_rng(seed, "occluders", key.subject, key.action, key.camera, key.level), cfg.occluders, params,
+        scene_occluders_cam=user_cam, sequence=key.id, fps=scene.render.fps / scene.render.fps_base,
+        base_dir=Path(cfg.source).parent)
+    bridge.clear(scene, (bridge.OCCLUDERS,))
+    occ = placed.occluders
+    objs = bridge.build_occluders(scene, occ)
+    textures = appearance.sample_occluder_textures(
+        key_rng(seed, "appearance", key.subject, key.action, key.camera, key.level), occ.num_primitives,
+        cfg.render.randomize)
+    scenery.paint_occluders(objs, occ.color, textures)
+    shift_keys(objs, start)
+    return placed
+
+
+def shift_keys(objs, start: int) -> None:
+    """Move the keyframes of ``objs`` (keyed at frames 0..T-1) to start at Blender frame ``start``."""
+    if not start:
+        return
+    for obj in objs:
+        action = obj.animation_data.action if obj.animation_data else None
+        if action is None:
+            continue
+        try:
+            curves = list(action.fcurves)
+        except AttributeError:  # Blender 5.0: slotted actions only
+            curves = [fc for layer in action.layers for strip in layer.strips
+                      for bag in strip.channelbags for fc in bag.fcurves]
+        for fc in curves:
+            for point in fc.keyframe_points:
+                for attr in ("co", "handle_left", "handle_right"):
+                    getattr(point, attr)[0] += start
+            fc.update()
 
 
 def main(argv: list[str] | None = None) -> int:

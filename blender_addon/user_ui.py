@@ -7,6 +7,10 @@ Settings live on ``scene.occpose_user`` (kept apart from ``scene.occpose``):
 * ``armature``, ``rig`` (auto / rigify / mixamo) and ``mapping`` (a TOML mapping file, see
   :mod:`.rig_mappings`): the character Label Character labels.
 
+Place Occluders on Character (``bpy.ops.occpose.place_character_occluders()``) places occpose's
+occluders around the character for the main panel's occlusion level and seed, measured by the
+mesh-body ray casts with your occluders included; Label Character then counts them too.
+
 Label Character (``bpy.ops.occpose.label_character()``) labels the character over the scene's
 frame range as the scene camera sees it (mesh-body definition,
 :mod:`occpose.occlusion.raycast.mesh_body`), keys coloured joint markers per frame (green
@@ -112,15 +116,8 @@ class OCCPOSE_OT_label_character(bpy.types.Operator):
             raise ConfigError("pick your character's armature first")
         if scene.camera is None:
             raise ConfigError("the scene has no camera; add one and make it active")
-        mapping = bpy.path.abspath(u.mapping) if u.mapping else None
-        char = character.find_character(u.armature.name, mapping_file=mapping, rig=u.rig)
-        frames = range(scene.frame_start, scene.frame_end + 1)
-        coll = user_scene.find_collection(scene, u.occluders,
-                                          required=u.occluders != user_scene.DEFAULT_COLLECTION)
-        occ = user_scene.read_occluders(scene, coll, len(frames), scene.frame_start) if coll else None
-        compat.view_layer_depsgraph(scene).update()
-        camera = bridge.camera_from_scene(scene)
-        params = visibility_params(settings_config(scene.occpose))
+        char, frames, occ, camera, cfg = character_inputs(scene, u, with_placed=True)
+        params = visibility_params(cfg)
         result = character.label_character(scene, char, camera, frames, occ, params)
         states = joint_states(result.labels.to_arrays())
         character_markers(scene, result.clip.joints_world, states, frames)
@@ -128,6 +125,69 @@ class OCCPOSE_OT_label_character(bpy.types.Operator):
         return (f"{char.armature.name} ({char.mapping_name} mapping), {len(frames)} frames: joints visible "
                 f"{share[0]:.1f} %, hidden by body {share[1]:.1f} %, by objects {share[2]:.1f} %, "
                 f"out of frame {share[3]:.1f} %")
+
+
+def character_inputs(scene, u, with_placed: bool):
+    """(character, frames, occluders (world, the placed ones first, or None), camera, preset)
+    of the panel's settings."""
+    from occpose.errors import ConfigError
+
+    from .operators import settings_config
+
+    if u.armature is None:
+        raise ConfigError("pick your character's armature first")
+    if scene.camera is None:
+        raise ConfigError("the scene has no camera; add one and make it active")
+    mapping = bpy.path.abspath(u.mapping) if u.mapping else None
+    char = character.find_character(u.armature.name, mapping_file=mapping, rig=u.rig)
+    frames = range(scene.frame_start, scene.frame_end + 1)
+    coll = user_scene.find_collection(scene, u.occluders,
+                                      required=u.occluders != user_scene.DEFAULT_COLLECTION)
+    sets = [user_scene.read_occluders(scene, coll, len(frames), scene.frame_start)] if coll else []
+    placed = bpy.data.collections.get(f"{scene.name} {bridge.OCCLUDERS}")
+    if with_placed and placed is not None and len(placed.objects):
+        sets.insert(0, user_scene.read_occluders(scene, placed, len(frames), scene.frame_start))
+    occ = None
+    for part in sets:
+        occ = part if occ is None else occ.concat(part)
+    compat.view_layer_depsgraph(scene).update()
+    return char, frames, occ, bridge.camera_from_scene(scene), settings_config(scene.occpose)
+
+
+class OCCPOSE_OT_place_character_occluders(bpy.types.Operator):
+    """Place occpose's occluders around your character for the panel's occlusion level (measured by the mesh ray casts, your occluders included)"""
+
+    bl_idname = "occpose.place_character_occluders"
+    bl_label = "Place Occluders on Character"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context):
+        try:
+            message = self.run(context)
+        except OccposeError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, message)
+        return {"FINISHED"}
+
+    def run(self, context) -> str:
+        from occpose.generate import SequenceKey, visibility_params
+
+        from . import character_bench
+
+        scene, u = context.scene, context.scene.occpose_user
+        bridge.clear(scene, (bridge.OCCLUDERS,))
+        char, frames, occ, camera, cfg = character_inputs(scene, u, with_placed=False)
+        params = visibility_params(cfg)
+        clip = character.read_clip(scene, char, frames)
+        body = clip.mesh_body(params)
+        level = round(float(scene.occpose.level), 4)
+        key = SequenceKey(character_bench.safe_name(char.armature.name), "scene", camera.name, level)
+        user_cam = occ.in_camera_frame(camera) if occ is not None else None
+        placed = character_bench.place_character_occluders(scene, cfg, key, clip, body, camera, user_cam,
+                                                           params, frames.start)
+        return (f"Placed {placed.occluders.num_primitives} occluder primitives around {char.armature.name}: "
+                f"level {placed.labels.occluder_fraction.mean():.3f} (target {level:.2f})")
 
 
 class OCCPOSE_PT_user(bpy.types.Panel):
@@ -147,10 +207,12 @@ class OCCPOSE_PT_user(bpy.types.Panel):
         col.prop(u, "armature")
         col.prop(u, "rig")
         col.prop(u, "mapping")
+        layout.operator("occpose.place_character_occluders", icon="MESH_CUBE")
         layout.operator("occpose.label_character", icon="OUTLINER_OB_ARMATURE")
 
 
-CLASSES = (OCCPOSE_PG_user, OCCPOSE_OT_label_character, OCCPOSE_PT_user)
+CLASSES = (OCCPOSE_PG_user, OCCPOSE_OT_label_character, OCCPOSE_OT_place_character_occluders,
+           OCCPOSE_PT_user)
 
 
 def attach() -> None:

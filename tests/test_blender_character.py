@@ -207,9 +207,19 @@ def test_label_character_operator_keys_markers(rigged):
         assert tuple(marker.color) == pytest.approx(bridge.STATE_COLORS[OCCLUDED_OBJECT])
         ctx_scene.frame_set(2)
         assert tuple(marker.color) == pytest.approx(bridge.STATE_COLORS[OUT_OF_FRAME])
+        ctx_scene.frame_end = 1  # frame 2 is out of frame: no level to reach there
+        ctx_scene.occpose.level = 0.4
+        assert bpy.ops.occpose.place_character_occluders() == {"FINISHED"}
+        placed = [o for o in ctx_scene.objects if o.get("occpose_role") == "occluder"]
+        assert placed and all(o.animation_data is None or o.animation_data.action is not None for o in placed)
+        assert bpy.ops.occpose.label_character() == {"FINISHED"}  # counts the placed ones
+        ctx_scene.frame_set(1)
+        hidden = [o for o in bpy.data.objects if o.name.startswith("occpose_character_")
+                  and tuple(o.color) == pytest.approx(bridge.STATE_COLORS[OCCLUDED_OBJECT])]
+        assert abs(len(hidden) / 17 - 0.4) <= 0.15
     finally:
         u.occluders, u.armature = user_scene.DEFAULT_COLLECTION, None  # settings stay on the scene
-        bridge.clear(ctx_scene, ("Character Markers",))
+        bridge.clear(ctx_scene, ("Character Markers", bridge.OCCLUDERS))
         ctx_scene.collection.children.unlink(coll)
         bpy.data.objects.remove(cam)
         blender_addon.unregister()
@@ -249,3 +259,30 @@ def test_scene_benchmark_of_the_character(rigged, tmp_path):
     with pytest.raises(ConfigError, match="--frames '2:0'"):
         character_bench.render_scene_benchmark(character_bench.build_parser().parse_args(
             argv[:4] + ["--frames", "2:0", "--out", str(out)]), scene)
+
+
+def test_scene_benchmark_places_occluders_for_a_level(rigged, tmp_path):
+    """--level: occpose's occluders placed around the user's character hit the level, measured by
+    the mesh-body ray casts with the user's wall included, and are stored and rendered."""
+    from occpose.dataset import open_benchmark
+
+    from blender_addon import character_bench
+
+    scene, arm, _body, coll = rigged
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.render.resolution_x = scene.render.resolution_y = 48
+    for t in (0, 1, 2):  # stays in view
+        arm.location = (0.0, 0.0, 0.0)
+        arm.keyframe_insert("location", frame=t)
+    out = tmp_path / "levels"
+    args = character_bench.build_parser().parse_args([
+        "--scene-character", arm.name, "--occluders", coll.name, "--frames", "1:2", "--stride", "1",
+        "--level", "0.4", "--out", str(out), "--quiet"])
+    manifest = character_bench.render_scene_benchmark(args, scene)
+    entry = manifest["sequences"][0]
+    assert entry["id"].endswith("_L040") and abs(entry["achieved_level"] - 0.4) <= 0.05
+    seq = open_benchmark(out).load(entry["id"])
+    occ = seq.occluders()
+    assert occ.num_primitives > 1 and occ.meshes[-1].name == "wall"  # placed ones, then the user's
+    assert (out / "sequences" / entry["id"] / "frames" / "000001.png").is_file()
+    assert not [o for o in scene.objects if o.get("occpose_role") == "occluder"]  # cleared after

@@ -314,7 +314,8 @@ class MeshStageBody:
 
 def place_occluders_on_mesh(joints_world: np.ndarray, vertices_world: np.ndarray, body: MeshBody,
                             camera, target_level: float, rng: np.random.Generator, cfg,
-                            params: VisibilityParams = VisibilityParams(), **kwargs):
+                            params: VisibilityParams = VisibilityParams(), scene_occluders_cam=None,
+                            **kwargs):
     """occpose's occluder placement (:func:`~occpose.occlusion.occluders.placement.place_occluders`)
     for a mesh body: every candidate is measured with the mesh-body labels, the stage keeps the
     occluders in front of the mesh.
@@ -322,6 +323,9 @@ def place_occluders_on_mesh(joints_world: np.ndarray, vertices_world: np.ndarray
     Args:
         joints_world: (T, 17, 3), vertices_world: (T, V, 3) world metres; cfg: the preset's
             ``[occluders]`` section; kwargs: passed on (sequence, fps, base_dir).
+        scene_occluders_cam: occluders already in the scene (camera frame, T frames): every
+            candidate is measured with them, so the level counts all objects. The placed
+            occluders are kept in front of the mesh, not away from these.
     Returns:
         the :class:`~occpose.occlusion.occluders.placement.Placement` (labels: mesh-body labels).
     """
@@ -333,6 +337,8 @@ def place_occluders_on_mesh(joints_world: np.ndarray, vertices_world: np.ndarray
     verts_cam = world_to_camera(np.asarray(vertices_world, np.float64), camera)
 
     def labeller(occ_cam):
+        if scene_occluders_cam is not None and scene_occluders_cam.num_primitives:
+            occ_cam = scene_occluders_cam if occ_cam is None else occ_cam.concat(scene_occluders_cam)
         return label_mesh_body(joints_cam, verts_cam, body, camera, occ_cam, params)
 
     stage_body = MeshStageBody(H36M_17, body.joint_radius, vertices_world)
