@@ -59,6 +59,7 @@ def iter_benchmark(cfg: Config, out: str | Path, overwrite: bool = False,
     in the render scene and labelled and stored with every sequence."""
     scene = scene or bridge.ensure_scene(user_scene.RENDER_SCENE if occluder_collection else bridge.SCENE)
     user_occ = user_scene.scene_occluders(scene, occluder_collection, cfg.benchmark.frames)
+    cfg = user_scene.with_identity(cfg, user_occ)
     info = render.configure(scene, cfg.render, seed=0)
     writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend="blender", extra=manifest_extra(cfg, info))
     keys = shard_keys(plan(cfg, cfg.render.subjects), shard)  # render.subjects: only those

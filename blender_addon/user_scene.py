@@ -204,3 +204,20 @@ def render_setting(scene) -> str | None:
     if name == DEFAULT_COLLECTION and find_collection(scene, name, required=False) is None:
         return None
     return name
+
+
+def with_identity(cfg, occ: OccluderSet | None):
+    """``cfg`` with the user's objects in its identity: ``benchmark.name`` gets ``+scene-<sha>``
+    of their stored arrays, so a benchmark folder made with other objects (or none) is refused
+    without --overwrite instead of being resumed."""
+    if occ is None:
+        return cfg
+    import copy
+    import hashlib
+
+    digest = hashlib.sha256()
+    for value in occ.to_arrays().values():
+        digest.update(np.ascontiguousarray(value).tobytes())
+    out = copy.deepcopy(cfg)
+    out.benchmark.name = f"{cfg.benchmark.name}+scene-{digest.hexdigest()[:12]}"
+    return out

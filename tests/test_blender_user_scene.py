@@ -181,3 +181,20 @@ def test_command_line_names_a_missing_collection(tmp_path, capsys):
     code = pipeline.main(["--config", str(preset), "--out", str(tmp_path / "b"), "--occluders", "No Such"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "'No Such' not found" in err[0]
+
+
+def test_changed_user_objects_are_a_different_benchmark(tmp_path):
+    from occpose.errors import DatasetError
+
+    cfg = load_config(write_tiny(tmp_path, frames=3, res=32, stride=10, levels=[0.0]))
+    coll = user_collection("Test Identity Occluders")
+    cube = cube_object("user_box", coll, 0.2)
+    cube.location = (1.0, 1.0, 1.0)
+    out = tmp_path / "bench"
+    first = pipeline.render_benchmark(cfg, out, quiet=True, occluder_collection=coll.name)
+    assert first["name"].startswith("tiny-blender+scene-")
+    cube.location = (1.2, 1.0, 1.0)
+    with pytest.raises(DatasetError, match="different configuration"):
+        pipeline.render_benchmark(cfg, out, quiet=True, occluder_collection=coll.name)
+    second = pipeline.render_benchmark(cfg, out, quiet=True, occluder_collection=coll.name, overwrite=True)
+    assert second["config_sha256"] != first["config_sha256"]
