@@ -52,6 +52,11 @@ def find_collection(scene, name: str, required: bool = True):
     return coll
 
 
+def in_scene(scene, coll) -> bool:
+    """Whether ``coll`` is one of the scene's collections (at any depth)."""
+    return coll.name in {c.name for c in scene.collection.children_recursive}
+
+
 def occluder_objects(coll) -> list:
     """The collection's rendering geometry objects, sorted by name (a stable primitive order)."""
     return sorted((o for o in coll.all_objects if o.type in GEOMETRY_TYPES and not o.hide_render),
@@ -101,7 +106,7 @@ def read_occluders(scene, coll, n_frames: int, start: int = 0) -> OccluderSet:
     Raises:
         ConfigError: an object without triangles, or whose object-frame shape changes.
     """
-    if coll.name not in {c.name for c in scene.collection.children_recursive}:
+    if not in_scene(scene, coll):
         raise ConfigError(f"occluder collection {coll.name!r} is not in scene {scene.name!r}; "
                           "link it into the scene whose visibility you label")
     objs = occluder_objects(coll)
@@ -156,7 +161,7 @@ def blockers(occ: OccluderSet | None) -> dict[str, tuple[bool, int]]:
 
 def link_collection(scene, coll) -> None:
     """Show the user's collection in ``scene`` too (the render scene of Render Benchmark)."""
-    if coll.name not in {c.name for c in scene.collection.children_recursive}:
+    if not in_scene(scene, coll):
         scene.collection.children.link(coll)
 
 
@@ -184,8 +189,9 @@ def with_scene_occluders(scene, inputs, name: str | None):
     """``inputs`` (``sequence.SequenceInputs``) with the user's objects of collection ``name``
     in ``scene``; a missing collection of the default name means none (any other name is an
     error)."""
-    coll = find_collection(scene, name, required=bool(name) and name != DEFAULT_COLLECTION)
-    if coll is None:
+    required = bool(name) and name != DEFAULT_COLLECTION
+    coll = find_collection(scene, name, required=required)
+    if coll is None or not (required or in_scene(scene, coll)):  # the default: only if it is here
         return inputs
     inputs.scene_occluders = read_occluders(scene, coll, inputs.n_frames)
     return inputs

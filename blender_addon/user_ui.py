@@ -141,8 +141,10 @@ def character_inputs(scene, u, with_placed: bool):
     mapping = bpy.path.abspath(u.mapping) if u.mapping else None
     char = character.find_character(u.armature.name, mapping_file=mapping, rig=u.rig)
     frames = range(scene.frame_start, scene.frame_end + 1)
-    coll = user_scene.find_collection(scene, u.occluders,
-                                      required=u.occluders != user_scene.DEFAULT_COLLECTION)
+    required = u.occluders != user_scene.DEFAULT_COLLECTION
+    coll = user_scene.find_collection(scene, u.occluders, required=required)
+    if coll is not None and not required and not user_scene.in_scene(scene, coll):
+        coll = None  # the default name: only a collection of this scene
     sets = [user_scene.read_occluders(scene, coll, len(frames), scene.frame_start)] if coll else []
     placed = bpy.data.collections.get(f"{scene.name} {bridge.OCCLUDERS}")
     if with_placed and placed is not None and len(placed.objects):
