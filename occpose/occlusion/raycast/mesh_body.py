@@ -242,13 +242,15 @@ def label_mesh_body(joints_cam: np.ndarray, vertices_cam: np.ndarray, body: Mesh
     return labels_from_counts(n_blocked, n_object, params.rays, out_of_frame_mask(joints_cam, camera))
 
 
-def mesh_depth(vertices_cam: np.ndarray, faces: np.ndarray, dirs: np.ndarray, tile: int = 16) -> np.ndarray:
+def mesh_depth(vertices_cam: np.ndarray, faces: np.ndarray, dirs: np.ndarray, tile: int = 32,
+               subtile: int = 8) -> np.ndarray:
     """(H, W) distance from the camera centre to a mesh along every pixel ray (+inf: miss).
 
     Args:
         vertices_cam: (V, 3) camera frame; faces: (F, 3); dirs: (H, W, 3) pixel ray directions
-            (z > 0). Each ``tile`` x ``tile`` block of pixels is tested only against the
-            triangles whose image-plane bounds meet the block's.
+            (z > 0). Blocks of ``tile`` x ``tile`` pixels keep the triangles whose image-plane
+            bounds meet theirs, and ``subtile`` blocks inside them test only those that meet
+            theirs, so every ray meets few triangles.
     """
     h, w = dirs.shape[:2]
     tri = np.asarray(vertices_cam, np.float64)[faces]
@@ -259,20 +261,30 @@ def mesh_depth(vertices_cam: np.ndarray, faces: np.ndarray, dirs: np.ndarray, ti
     f_hi = np.where(front[:, None], uv.max(axis=1), np.inf)
     ray_uv = dirs[..., :2] / dirs[..., 2:]
     out = np.full((h, w), np.inf)
+
+    def meeting(block_uv, idx):
+        lo, hi = block_uv.reshape(-1, 2).min(axis=0), block_uv.reshape(-1, 2).max(axis=0)
+        return idx[((f_lo[idx] <= hi) & (f_hi[idx] >= lo)).all(axis=1)]
+
+    everything = np.arange(len(tri))
     for v0 in range(0, h, tile):
         for u0 in range(0, w, tile):
-            block = ray_uv[v0:v0 + tile, u0:u0 + tile].reshape(-1, 2)
-            lo, hi = block.min(axis=0), block.max(axis=0)
-            idx = np.flatnonzero(((f_lo <= hi) & (f_hi >= lo)).all(axis=1))
-            if not len(idx):
+            outer = meeting(ray_uv[v0:v0 + tile, u0:u0 + tile], everything)
+            if not len(outer):
                 continue
-            d = dirs[v0:v0 + tile, u0:u0 + tile].reshape(-1, 3)
-            t = np.full(len(d), np.inf)
-            for s in range(0, len(idx), FACE_CHUNK):
-                sub = tri[idx[s:s + FACE_CHUNK]]
-                t = np.minimum(t, primitives.triangle_distances(np.zeros_like(d), d, sub).min(axis=1))
-            hh, ww = min(tile, h - v0), min(tile, w - u0)
-            out[v0:v0 + hh, u0:u0 + ww] = t.reshape(hh, ww) / np.linalg.norm(d, axis=1).reshape(hh, ww)
+            for v1 in range(v0, min(v0 + tile, h), subtile):
+                for u1 in range(u0, min(u0 + tile, w), subtile):
+                    idx = meeting(ray_uv[v1:v1 + subtile, u1:u1 + subtile], outer)
+                    if not len(idx):
+                        continue
+                    d = dirs[v1:v1 + subtile, u1:u1 + subtile]
+                    shape = d.shape[:2]
+                    d = d.reshape(-1, 3)
+                    t = np.full(len(d), np.inf)
+                    for s in range(0, len(idx), FACE_CHUNK):
+                        sub = tri[idx[s:s + FACE_CHUNK]]
+                        t = np.minimum(t, primitives.triangle_distances(np.zeros_like(d), d, sub).min(axis=1))
+                    out[v1:v1 + shape[0], u1:u1 + shape[1]] = (t / np.linalg.norm(d, axis=1)).reshape(shape)
     return out
 
 
