@@ -12,6 +12,7 @@ A mapping file (TOML) names every joint it maps under ``[joints]``, e.g. ::
     Hip = ["pelvis", "head"]
     Head = ["head", "tail"]
     Thorax = [["clavicle_l", "head"], ["clavicle_r", "head"]]   # the mean of two bone ends
+    "Neck/Nose" = ["neck", "tail"]                              # quoted (a slash in the name)
 
 Joint names are those of ``occpose.skeleton.H36M_17`` (Hip, RHip, RKnee, RFoot, LHip, LKnee,
 LFoot, Spine, Thorax, Neck/Nose, Head, LShoulder, LElbow, LWrist, RShoulder, RElbow, RWrist).
