@@ -16,7 +16,10 @@ included), measured by the same mesh-body ray casts; they are rendered and store
 (:mod:`occpose.occlusion.raycast.mesh_body`) on the evaluated skinned mesh, with your occluders
 stored as MESH occluders. Every ``--stride``-th frame is rendered with the scene's own render
 settings (engine, samples, resolution; PNG), and every frame gets its visible-subject mask
-fraction from per-pixel ray casts against the character mesh and the occluders. The preset
+fraction from per-pixel ray casts against the character mesh and the occluders. The character's
+posed mesh, parts, own parts, radii and tolerances go to ``sequences/<id>/body_mesh.npz``
+(``mesh_body.body_mesh_arrays``; entry ``extra.body_mesh`` and its sha256), so the labels are
+re-derivable from the files. The preset
 (``--config``, default the bundled quick.toml) supplies the visibility parameters, heuristics and
 skeleton layout; the manifest's ``scene`` field records the .blend, character, mapping,
 occluder collection and frames. Reruns resume; exit status 0 complete, 1 incomplete, 2 a
@@ -38,7 +41,7 @@ import bpy
 import numpy as np
 
 from occpose.config import load_config
-from occpose.dataset import BenchmarkWriter
+from occpose.dataset import BenchmarkWriter, write_npz
 from occpose.errors import ConfigError, OccposeError
 from occpose.generate import SequenceKey, sequence_record, visibility_params
 from occpose.occlusion.occluders.geometry import OccluderSet
@@ -120,6 +123,7 @@ def render_scene_benchmark(args: argparse.Namespace, scene=None) -> dict:
     occ = user_scene.read_occluders(scene, coll, len(frames), frames.start) if coll else OccluderSet.empty(len(frames))
     clip = character.read_clip(scene, char, frames)
     clip.joints_world = clip.joints_world.astype(np.float32).astype(np.float64)  # as stored
+    clip.vertices_world = clip.vertices_world.astype(np.float32).astype(np.float64)  # as stored
     cameras = []
     for cam in cams:
         scene.camera = cam
@@ -174,7 +178,7 @@ def render_scene_benchmark(args: argparse.Namespace, scene=None) -> dict:
 def _sequence(scene, cfg, key, camera, clip, body, occ, frames, params, folder, stride):
     from occpose.camera import world_to_camera
 
-    joints_cam = world_to_camera(clip.joints_world, camera)
+    joints_cam = world_to_camera(clip.joints_world, camera).astype(np.float32).astype(np.float64)  # as stored
     verts_cam = world_to_camera(clip.vertices_world, camera)
     user_cam = occ.in_camera_frame(camera) if occ.num_primitives else None
     steps, placed = 0, None
@@ -202,11 +206,14 @@ def _sequence(scene, cfg, key, camera, clip, body, occ, frames, params, folder, 
             pngio.write_png(folder / "masks" / f"{t:06d}.png", visible.astype(np.uint8) * 255)
     if placed is not None:
         bridge.clear(scene, (bridge.OCCLUDERS,))
+    mesh_sha = write_npz(folder / mesh_body.BODY_MESH_FILE, mesh_body.body_mesh_arrays(clip.vertices_world, body))
     return sequence_record(cfg, key, clip.joints_world, camera, lab, occ, steps,
                            extra_arrays={"mask_visible_fraction": fraction, "rendered": rendered},
                            extra={"rendered_frames": int(rendered.sum()),
                                   "mask_occlusion": round(float(1.0 - fraction.mean()), 6),
-                                  "first_frame": frames.start})
+                                  "first_frame": frames.start,
+                                  "body_mesh": f"sequences/{key.id}/{mesh_body.BODY_MESH_FILE}",
+                                  "body_mesh_sha256": mesh_sha})
 
 
 def place_character_occluders(scene, cfg, key, clip, body, camera, user_cam, params, start: int):

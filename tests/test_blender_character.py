@@ -253,6 +253,20 @@ def test_scene_benchmark_of_the_character(rigged, tmp_path):
     np.testing.assert_array_equal(seq.rendered, [True, False, True])
     assert (out / "sequences" / seq.id / "frames" / "000002.png").is_file()
     assert (out / "sequences" / seq.id / "masks" / "000000.png").is_file()
+    # the labels re-derive from the files alone: arrays.npz + body_mesh.npz + the manifest
+    from occpose.camera import world_to_camera
+    from occpose.dataset import read_npz
+    from occpose.occlusion.raycast import mesh_body
+    from occpose.occlusion.raycast.visibility import VisibilityParams
+
+    extra = bench.entries[0].extra
+    stored = read_npz(out / extra["body_mesh"], extra["body_mesh_sha256"])
+    verts, mb = mesh_body.body_mesh_from_arrays(stored, 3, 17)
+    cam = bench.cameras[seq.entry.camera]
+    again = mesh_body.label_mesh_body(seq.joints_3d_cam.astype(np.float64), world_to_camera(verts, cam), mb, cam,
+                                      seq.occluders().in_camera_frame(cam), VisibilityParams(**bench.manifest["visibility"]))
+    for name, value in again.to_arrays().items():
+        np.testing.assert_array_equal(value, seq.arrays[name], err_msg=name)
     before = (out / "manifest.json").read_bytes()
     character_bench.render_scene_benchmark(args, scene)  # resumes: nothing to do
     assert (out / "manifest.json").read_bytes() == before

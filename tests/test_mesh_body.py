@@ -154,3 +154,24 @@ def test_placement_on_a_mesh_body_hits_the_level_in_front_of_the_mesh(tiny_prese
             inside = ray_primitive(verts[t], np.tile([0.0, 0.0, 1.0], (len(verts[t]), 1)), occ, i,
                                    frames=np.zeros(len(verts[t]), np.int64)) == 0
             assert not inside.any()
+
+
+def test_body_mesh_arrays_round_trip_and_refuse_bad_files():
+    from occpose.body import body_model
+
+    body = body_model("cheng2019")
+    joints = np.random.default_rng(1).normal(0, 0.3, (2, 17, 3)) + [0, 0, 3]
+    verts, faces, part = mesh_body.capsule_body_mesh(body, joints)
+    verts = verts.astype(np.float32).astype(np.float64)
+    mb = mesh_body.make_mesh_body(verts[0], faces, part, body.incidence, joints[0, body.seg_a],
+                                  joints[0, body.seg_b], VisibilityParams())
+    arrays = mesh_body.body_mesh_arrays(verts, mb)
+    back_verts, back = mesh_body.body_mesh_from_arrays(arrays, 2, 17)
+    np.testing.assert_array_equal(back_verts, verts)
+    np.testing.assert_array_equal(back.own, mb.own) and np.testing.assert_array_equal(back.faces, mb.faces)
+    with pytest.raises(ValueError, match=r"vertices_world must be \(3, V, 3\) float32"):
+        mesh_body.body_mesh_from_arrays(arrays, 3, 17)
+    with pytest.raises(ValueError, match="faces index outside"):
+        mesh_body.body_mesh_from_arrays({**arrays, "faces": arrays["faces"] + 10 ** 6}, 2, 17)
+    with pytest.raises(ValueError, match="lacks the arrays own"):
+        mesh_body.body_mesh_from_arrays({k: v for k, v in arrays.items() if k != "own"}, 2, 17)

@@ -88,6 +88,48 @@ class MeshBody:
         return int(self.own.shape[0])
 
 
+BODY_MESH_FILE = "body_mesh.npz"  # sequences/<id>/body_mesh.npz of a scene benchmark
+
+
+def body_mesh_arrays(vertices_world: np.ndarray, body: MeshBody) -> dict[str, np.ndarray]:
+    """The arrays of ``sequences/<id>/body_mesh.npz``: everything :func:`label_mesh_body` needs
+    besides the joints, camera and occluders of ``arrays.npz``, so a character's labels are
+    re-derivable from the files. ``vertices_world`` (T, V, 3) must be float32-exact (the labels
+    are computed from the rounded vertices)."""
+    return {"vertices_world": np.asarray(vertices_world, np.float32),
+            "faces": body.faces.astype(np.int64), "face_part": body.face_part.astype(np.int64),
+            "own": body.own.copy(), "joint_radius": body.joint_radius.copy(),
+            "own_tolerance": body.own_tolerance.copy(),
+            "part_names": np.array(body.part_names, np.str_).reshape(-1)}
+
+
+def body_mesh_from_arrays(arrays, n_frames: int, n_joints: int, where: str = "body mesh"
+                          ) -> tuple[np.ndarray, MeshBody]:
+    """Inverse of :func:`body_mesh_arrays`, validated (an untrusted file): returns the (T, V, 3)
+    float64 world vertices and the :class:`MeshBody`. Raises ValueError naming the array."""
+    need = ("vertices_world", "faces", "face_part", "own", "joint_radius", "own_tolerance", "part_names")
+    missing = [k for k in need if k not in arrays]
+    if missing:
+        raise ValueError(f"{where}: lacks the arrays {', '.join(missing)}")
+    verts = np.asarray(arrays["vertices_world"])
+    if verts.dtype != np.float32 or verts.ndim != 3 or verts.shape[0] != n_frames or verts.shape[2] != 3:
+        raise ValueError(f"{where}: vertices_world must be ({n_frames}, V, 3) float32, got "
+                         f"{verts.shape} {verts.dtype}")
+    if not np.isfinite(verts).all():
+        raise ValueError(f"{where}: vertices_world holds non-finite values")
+    faces, part, own = arrays["faces"], arrays["face_part"], np.asarray(arrays["own"])
+    if faces.dtype.kind != "i" or part.dtype.kind != "i" or own.dtype != bool or own.shape[:1] != (n_joints,):
+        raise ValueError(f"{where}: faces and face_part must be integers and own ({n_joints}, P) bool")
+    if faces.size and (faces.min() < 0 or faces.max() >= verts.shape[1]):
+        raise ValueError(f"{where}: faces index outside the {verts.shape[1]} vertices")
+    try:
+        body = MeshBody(faces, part, own, arrays["joint_radius"], arrays["own_tolerance"],
+                        tuple(str(n) for n in np.asarray(arrays["part_names"]).reshape(-1)))
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+    return verts.astype(np.float64), body
+
+
 def face_parts(faces: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """(F,) int64 part of every triangle: argmax over bones of the corners' summed weights.
 
