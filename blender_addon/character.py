@@ -153,10 +153,14 @@ def read_clip(scene, character: Character, frames) -> CharacterClip:
                 frame_verts.append(local @ matrix[:3, :3].T + matrix[:3, 3])
                 frame_faces.append(tris + offset)
                 offset += len(local)
-                if weights is None:
-                    frame_weights.append(_weights(obj, obj.evaluated_get(depsgraph).data
-                                                  if len(obj.data.vertices) != len(local) else obj.data,
-                                                  bones))
+                if weights is None:  # the evaluated mesh keeps the weights through modifiers
+                    ev = obj.evaluated_get(depsgraph)
+                    try:
+                        frame_weights.append(_weights(obj, ev.to_mesh(), bones))
+                    finally:
+                        ev.to_mesh_clear()
+                    if len(frame_weights[-1]) != len(local):
+                        raise ConfigError(f"character mesh {obj.name!r}: cannot read its vertex weights")
             v = np.concatenate(frame_verts)
             if faces is None:
                 faces, weights = np.concatenate(frame_faces), np.concatenate(frame_weights)

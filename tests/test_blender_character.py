@@ -325,3 +325,18 @@ def test_rigify_metarig_maps_all_joints():
         assert joints[j("LKnee"), 2] < joints[j("LHip"), 2] < joints[j("Spine"), 2] < joints[j("Thorax"), 2]
     finally:
         bpy.data.objects.remove(metarig)
+
+
+def test_subdivided_character_keeps_its_weights(rigged):
+    """A Subdivision modifier after the Armature one: more vertices, weights read from the
+    evaluated mesh, the same hand-computable states."""
+    scene, arm, body, coll = rigged
+    body.modifiers.new("subsurf", "SUBSURF").levels = 1
+    char = character.find_character(arm.name)
+    result = character.label_character(scene, char, bridge.camera_from_scene(scene), range(1),
+                                       user_scene.read_occluders(scene, coll, 1))
+    assert result.clip.vertices_world.shape[1] > len(body.data.vertices)
+    j = H36M_17.index
+    lab = result.labels
+    assert lab.occluded_by_object[0, j("LFoot")] and lab.occluded_by_body[0, j("RWrist")]
+    assert lab.out_of_frame[0, j("LWrist")] and not lab.occluded[0, j("Head")]
