@@ -5,10 +5,16 @@ Usage::
     occpose-bench export runs/quick --format videopose3d --out exports/vp3d
     occpose-bench export runs/quick --format coco --out exports/quick_test.json --split test --levels 0.3 0.5
 
+    occpose-bench export runs/quick --format videopose3d --group-by level --out exports/vp3d
+    occpose-bench export runs/quick --format coco --layout coco17 --rendered-only --out exports/c17.json
+
 ``videopose3d`` writes into the folder ``--out``: ``data_3d_<name>.npz``,
-``data_2d_<name>_gt.npz``, ``data_occlusion_<name>.npz`` and ``cameras_<name>.json`` (one
-VideoPose3D action per action and level, e.g. ``"walk L030"``). ``coco`` writes one COCO
-keypoints JSON file (one image per frame, v = 2 visible, 1 occluded, 0 out of frame).
+``data_2d_<name>_gt.npz``, ``data_occlusion_<name>.npz``, ``cameras_<name>.json`` and the
+VideoPose3D dataset class ``occpose_dataset.py`` (one VideoPose3D action per action and level,
+``"walk L030"``, or with ``--group-by level`` ``"L030 walk"`` so that VideoPose3D's table is per
+level). ``coco`` writes one COCO keypoints JSON file (one image per frame, v = 2 visible,
+1 occluded, 0 out of frame; per-joint OKS sigmas in the category). docs/interop.md has the
+commands for VideoPose3D's run.py and pycocotools.
 """
 
 from __future__ import annotations
@@ -28,6 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--levels", type=float, nargs="+", metavar="L",
                    help="export these target levels only, e.g. --levels 0.0 0.3")
     p.add_argument("--name", default="occpose", help="dataset name in VideoPose3D file names")
+    p.add_argument("--group-by", choices=("action", "level"), default="action",
+                   help="videopose3d: first word of the action names, which VideoPose3D's "
+                        "evaluation table groups by (default action: 'walk L030'; level: 'L030 walk')")
+    p.add_argument("--layout", choices=("native", "coco17"), default="native",
+                   help="coco: the benchmark's own joints (default) or COCO's 17 keypoints "
+                        "(shared joints mapped, the others v=0)")
+    p.add_argument("--rendered-only", action="store_true",
+                   help="coco: list only frames that were rendered (their PNGs exist)")
     p.set_defaults(func=run)
 
 
@@ -36,6 +50,11 @@ def run(args: argparse.Namespace) -> int:
     from ..dataset import open_benchmark
     from ..errors import ConfigError
 
+    wrong = ([f for f, on in (("--layout", args.layout != "native"), ("--rendered-only", args.rendered_only))
+              if on] if args.format == "videopose3d" else ["--group-by"] if args.group_by != "action" else [])
+    if wrong:
+        raise ConfigError(f"{wrong[0]}: applies to --format {'coco' if args.format == 'videopose3d' else 'videopose3d'}"
+                          f", not {args.format}")
     if args.levels is not None:
         known = {round(e.target_level, 6) for e in open_benchmark(args.dir, verify=False).entries}
         missing = [v for v in args.levels if round(v, 6) not in known]
@@ -47,11 +66,14 @@ def run(args: argparse.Namespace) -> int:
 
         if not is_safe_name(args.name):
             raise ConfigError(f"--name {args.name!r}: use letters, digits, '-' or '_'")
-        for path in export_videopose3d(args.dir, args.out, args.name, args.split, args.levels):
+        for path in export_videopose3d(args.dir, args.out, args.name, args.split, args.levels,
+                                       group_by=args.group_by):
             print(path)
     else:
         from ..interop.coco import export_coco
 
-        coco = export_coco(args.dir, args.out, args.split, args.levels)
-        print(f"{args.out}: {len(coco['images'])} images, {len(coco['annotations'])} annotations")
+        coco = export_coco(args.dir, args.out, args.split, args.levels, layout=args.layout,
+                           rendered_only=args.rendered_only)
+        print(f"{args.out}: {len(coco['images'])} images, {len(coco['annotations'])} annotations"
+              f"{coco['info'].get('note', '')}")
     return 0

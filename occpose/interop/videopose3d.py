@@ -13,11 +13,16 @@ occpose's export adds ``data_occlusion_<name>.npz`` (one key per label -- ``occl
 ``positions_2d``, plus ``metadata``) and ``cameras_<name>.json``.
 
 **Action naming in exports**: one VideoPose3D action per (action, level): ``"walk L030"`` is
-action ``walk`` at target level 0.30. VideoPose3D's ``--actions walk`` matches the part before
-the space, so it selects every level. ``positions_3d`` repeats the clip's world joints for each
+action ``walk`` at target level 0.30 (``group_by="action"``, the default). VideoPose3D's
+``--actions walk`` matches the start of the name, so it selects every level, and its printed
+evaluation table groups by the first word: one row per action. ``group_by="level"`` names them
+``"L030 walk"``: the table has one row per occlusion level and ``--actions L030`` selects a level. ``positions_3d`` repeats the clip's world joints for each
 level key (all cameras and levels of a (subject, action) share one clip). ``metadata["occpose"]``
 maps each key back: {"actions": {key: [action, level]}, "fps", "train_subjects",
-"test_subjects", "cameras"}; :func:`load_videopose3d` uses it for actions, levels and splits.
+"test_subjects", "cameras", "group_by"}; :func:`load_videopose3d` uses it for actions, levels and
+splits. The data_3d file's ``metadata`` also holds ``skeleton`` (joint names, parents, left and
+right joints), ``cameras`` ({subject: [VideoPose3D camera dict]}) and ``fps``: what the dataset
+class ``occpose_dataset.py`` written next to the files (:mod:`.vp3d_dataset`) reads.
 
 Cameras -- the camera JSON of ``--cameras``, quaternions, conversion to and from
 :class:`~occpose.camera.Camera`, and how VideoPose3D's distortion model compares with
@@ -278,18 +283,35 @@ def _save_pickled_npz(path: Path, **members) -> None:
                                   for k, v in members.items()})
 
 
+GROUP_BY = ("action", "level")
+
+
+def action_key(action: str, level: float, group_by: str = "action") -> str:
+    """VideoPose3D action name of (action, level): ``"walk L030"`` or (by level) ``"L030 walk"``."""
+    tag = f"L{round(level * 100):03d}"
+    if group_by not in GROUP_BY:
+        raise ValueError(f"group_by must be one of {GROUP_BY}, got {group_by!r}")
+    return f"{action} {tag}" if group_by == "action" else f"{tag} {action}"
+
+
 def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | None = None,
-                       levels=None) -> list[Path]:
+                       levels=None, group_by: str = "action") -> list[Path]:
     """Write a benchmark in VideoPose3D's format (see the module docstring for the files).
 
     Args:
         split: ``"train"``/``"test"`` to export one split only.
         levels: target levels to export (default all).
+        group_by: ``"action"`` (``"walk L030"``) or ``"level"`` (``"L030 walk"``): the first word
+            is what VideoPose3D's evaluation table groups by.
     Returns:
-        The paths written: data_3d, data_2d (detector name ``gt``), data_occlusion, cameras JSON.
+        The paths written: data_3d, data_2d (detector name ``gt``), data_occlusion, cameras JSON
+        and the dataset class ``occpose_dataset.py`` (:mod:`.vp3d_dataset`).
     """
     from ..dataset import open_benchmark
+    from .vp3d_dataset import write_dataset_class
 
+    if group_by not in GROUP_BY:
+        raise DatasetError(f"group_by {group_by!r}: expected one of {', '.join(GROUP_BY)}")
     bench = open_benchmark(bench_dir)
     entries = bench.select(split=split, levels=levels)
     if not entries:
@@ -298,7 +320,7 @@ def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | N
     groups: dict[tuple[str, str], dict] = {}
     action_info = {}
     for e in entries:
-        key = f"{e.action} L{round(e.target_level * 100):03d}"
+        key = action_key(e.action, e.target_level, group_by)
         action_info[key] = [e.action, e.target_level]
         groups.setdefault((e.subject, key), {})[e.camera] = e
     pos3d, pos2d, labels = {}, {}, {k: {} for k in EXPORT_LABELS}
@@ -324,19 +346,25 @@ def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | N
         "video_metadata": {s: {"w": cam0.width, "h": cam0.height} for s in pos3d},
         "occpose": {"actions": action_info, "fps": float(b.get("fps", 50.0)), "cameras": cam_order,
                     "train_subjects": [s for s in b.get("train_subjects", []) if s in pos3d],
-                    "test_subjects": [s for s in b.get("test_subjects", []) if s in pos3d]},
+                    "test_subjects": [s for s in b.get("test_subjects", []) if s in pos3d],
+                    "group_by": group_by},
     }
+    cams = [camera_to_videopose3d(bench.cameras[c]) for c in cam_order]
+    meta3d = {"occpose": meta["occpose"], "fps": float(b.get("fps", 50.0)),
+              "skeleton": {"name": skeleton.name, "joint_names": list(skeleton.joint_names),
+                           "parents": list(skeleton.parents), "joints_left": list(skeleton.joints_left),
+                           "joints_right": list(skeleton.joints_right)},
+              "cameras": {s: cams for s in pos3d}}
     out = Path(out_dir)
     paths = [out / f"data_3d_{name}.npz", out / f"data_2d_{name}_gt.npz",
              out / f"data_occlusion_{name}.npz", out / f"cameras_{name}.json"]
-    _save_pickled_npz(paths[0], positions_3d=pos3d, metadata={"occpose": meta["occpose"]})
+    _save_pickled_npz(paths[0], positions_3d=pos3d, metadata=meta3d)
     _save_pickled_npz(paths[1], positions_2d=pos2d, metadata=meta)
     _save_pickled_npz(paths[2], metadata={"labels": sorted(present), "actions": action_info},
                       **{k: labels[k] for k in EXPORT_LABELS if k in present})
-    cams = [camera_to_videopose3d(bench.cameras[c]) for c in cam_order]
     atomic_write_text(paths[3], json.dumps({"format": "videopose3d-cameras/1", "translation_unit": "m",
                                             "subjects": {s: cams for s in pos3d}}, indent=1) + "\n")
-    return paths
+    return [*paths, write_dataset_class(out)]
 
 
 # ----------------------------------------------------------------------- pickle-free cache
