@@ -199,7 +199,7 @@ def _group_job(args) -> list[tuple[SequenceEntry, dict]]:
 def generate(cfg: Config, out: str | Path, overwrite: bool = False, shard: tuple[int, int] | None = None,
              workers: int = 0, progress: bool = True,
              on_sequence: Callable[[SequenceEntry], None] | None = None,
-             clips: dict[tuple[str, str], np.ndarray] | None = None) -> dict:
+             clips: dict[tuple[str, str], np.ndarray] | None = None, extra: dict | None = None) -> dict:
     """Generate (or resume) a benchmark directory; returns the manifest.
 
     Args:
@@ -207,11 +207,12 @@ def generate(cfg: Config, out: str | Path, overwrite: bool = False, shard: tuple
         shard: ``(i, N)`` to generate a deterministic slice (see :func:`shard_keys`).
         clips: imported motion instead of procedural: ``{(subject, action): (T, 17, 3) world
             joints}`` (e.g. from BVH); each must have ``cfg.benchmark.frames`` frames.
+        extra: top-level manifest fields (e.g. ``convert bvh``'s ``"import"`` record).
     """
     clips = {k: np.asarray(v, dtype=np.float32).astype(np.float64) for k, v in (clips or {}).items()}
     from tqdm import tqdm
 
-    writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend="analytic")
+    writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend="analytic", extra=extra)
     keys = shard_keys(plan(cfg), shard)
     todo = [k for k in keys if writer.completed_entry(k.id) is None]
     groups: dict[tuple[str, str], list[SequenceKey]] = {}

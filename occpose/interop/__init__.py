@@ -10,14 +10,14 @@
 * :mod:`.bvh_mapping` -- BVH joint names -> the 17 Human3.6M joints (built-in and TOML mappings).
 """
 
-from .bvh import BvhClip, BvhError, estimate_stature, load_bvh, parse_bvh
+from .bvh import BvhClip, BvhError, body_check, estimate_stature, load_bvh, parse_bvh
 from .coco import export_coco, load_coco
 from .safe_pickle import RestrictedUnpickler, UnsafePickleError, load_npz
 from .videopose3d import (camera_from_dict, camera_to_videopose3d, export_videopose3d,
                           load_pose_bundle, load_videopose3d, read_cameras_json, save_pose_bundle)
 
 __all__ = [
-    "BvhClip", "BvhError", "estimate_stature", "load_bvh", "parse_bvh",
+    "BvhClip", "BvhError", "body_check", "estimate_stature", "load_bvh", "parse_bvh",
     "export_coco", "load_coco",
     "RestrictedUnpickler", "UnsafePickleError", "load_npz",
     "camera_from_dict", "camera_to_videopose3d", "export_videopose3d", "load_videopose3d",
