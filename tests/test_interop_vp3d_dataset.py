@@ -166,3 +166,31 @@ def test_action_naming_and_run_py_line(tmp_path, capsys):
     assert main(["export", str(bench), "--format", "coco", "--group-by", "level",
                  "--out", str(tmp_path / "c.json")]) == 2
     assert "--group-by: applies to --format videopose3d" in capsys.readouterr().err
+
+
+def test_noise_keypoints_are_occposes_detector_model(tmp_path):
+    from occpose.config import config_from_dict
+    from occpose.harness.inputs import keypoints_2d
+    from occpose.interop.videopose3d import load_videopose3d
+
+    bench = tmp_path / "bench"
+    make_fake_benchmark(bench, frames=10, levels=(0.0, 0.3))
+    paths = export_videopose3d(bench, tmp_path / "vp", group_by="level", keypoints2d=("noise",))
+    assert [p.name for p in paths] == ["data_3d_occpose.npz", "data_2d_occpose_gt.npz", "data_2d_occpose_noise.npz",
+                                       "data_occlusion_occpose.npz", "cameras_occpose.json", FILE_NAME]
+    b = open_benchmark(bench)
+    noise = config_from_dict(b.config, "stored").train.noise
+    noisy = np.load(paths[2], allow_pickle=True)["positions_2d"].item()
+    cams = [c["name"] for c in b.manifest["cameras"]]
+    errors = {True: [], False: []}
+    for p in from_benchmark(b):
+        got = noisy[p.subject][action_key(p.action, p.level, "level")][cams.index(p.camera)]
+        np.testing.assert_array_equal(got, keypoints_2d(p, "noise", noise).pixels)
+        hidden = p.labels["occluded"] | p.labels["out_of_frame"]
+        err = np.linalg.norm(got - p.joints_2d, axis=-1)
+        errors[True] += err[hidden].tolist()
+        errors[False] += err[~hidden].tolist()
+    assert np.mean(errors[True]) > 2 * np.mean(errors[False]) > 0
+    # The level-first names still import with their action and level.
+    seqs = load_videopose3d(paths[0], paths[1], paths[4], trust_pickle=True)
+    assert {(s.action, s.level) for s in seqs} == {("walk", 0.0), ("walk", 0.3)}

@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--group-by", choices=("action", "level"), default="action",
                    help="videopose3d: first word of the action names, which VideoPose3D's "
                         "evaluation table groups by (default action: 'walk L030'; level: 'L030 walk')")
+    p.add_argument("--keypoints2d", choices=("gt", "noise"), nargs="+", default=["gt"],
+                   help="videopose3d: 2D files to write, data_2d_<name>_<k>.npz (gt always; noise: "
+                        "occpose's simulated detector, the benchmark's [train.noise])")
     p.add_argument("--layout", choices=("native", "coco17"), default="native",
                    help="coco: the benchmark's own joints (default) or COCO's 17 keypoints "
                         "(shared joints mapped, the others v=0)")
@@ -51,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
 
     wrong = ([f for f, on in (("--layout", args.layout != "native"), ("--rendered-only", args.rendered_only))
-              if on] if args.format == "videopose3d" else ["--group-by"] if args.group_by != "action" else [])
+              if on] if args.format == "videopose3d" else
+             [f for f, on in (("--group-by", args.group_by != "action"), ("--keypoints2d", args.keypoints2d != ["gt"]))
+              if on])
     if wrong:
         raise ConfigError(f"{wrong[0]}: applies to --format {'coco' if args.format == 'videopose3d' else 'videopose3d'}"
                           f", not {args.format}")
@@ -67,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         if not is_safe_name(args.name):
             raise ConfigError(f"--name {args.name!r}: use letters, digits, '-' or '_'")
         for path in export_videopose3d(args.dir, args.out, args.name, args.split, args.levels,
-                                       group_by=args.group_by):
+                                       group_by=args.group_by, keypoints2d=args.keypoints2d):
             print(path)
     else:
         from ..interop.coco import export_coco

@@ -294,8 +294,11 @@ def action_key(action: str, level: float, group_by: str = "action") -> str:
     return f"{action} {tag}" if group_by == "action" else f"{tag} {action}"
 
 
+KEYPOINTS_2D = ("gt", "noise")
+
+
 def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | None = None,
-                       levels=None, group_by: str = "action") -> list[Path]:
+                       levels=None, group_by: str = "action", keypoints2d=("gt",)) -> list[Path]:
     """Write a benchmark in VideoPose3D's format (see the module docstring for the files).
 
     Args:
@@ -303,16 +306,32 @@ def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | N
         levels: target levels to export (default all).
         group_by: ``"action"`` (``"walk L030"``) or ``"level"`` (``"L030 walk"``): the first word
             is what VideoPose3D's evaluation table groups by.
+        keypoints2d: 2D "detections" to write, ``data_2d_<name>_<k>.npz`` each: ``"gt"``, the
+            exact projections, and ``"noise"``, occpose's simulated detector
+            (:mod:`occpose.harness.inputs`, the benchmark's ``[train.noise]`` parameters, the same
+            realisation occpose's own ``--keypoints2d noise`` uses; needs torch installed). With
+            exact 2D every level of a clip gives VideoPose3D the same input; the noise makes
+            occluded joints worse, as a detector's would.
     Returns:
-        The paths written: data_3d, data_2d (detector name ``gt``), data_occlusion, cameras JSON
-        and the dataset class ``occpose_dataset.py`` (:mod:`.vp3d_dataset`).
+        The paths written: data_3d, data_2d (``gt`` first, then the others), data_occlusion,
+        cameras JSON and the dataset class ``occpose_dataset.py`` (:mod:`.vp3d_dataset`).
     """
     from ..dataset import open_benchmark
     from .vp3d_dataset import write_dataset_class
 
     if group_by not in GROUP_BY:
         raise DatasetError(f"group_by {group_by!r}: expected one of {', '.join(GROUP_BY)}")
+    keypoints2d = list(dict.fromkeys(["gt", *keypoints2d]))
+    bad = [k for k in keypoints2d if k not in KEYPOINTS_2D]
+    if bad:
+        raise DatasetError(f"keypoints2d {bad[0]!r}: expected one of {', '.join(KEYPOINTS_2D)}")
     bench = open_benchmark(bench_dir)
+    if "noise" in keypoints2d:
+        from ..config import config_from_dict
+        from ..dataset.poses import from_benchmark
+        from ..harness.inputs import keypoints_2d
+
+        noise = config_from_dict(bench.config, str(bench_dir)).train.noise
     entries = bench.select(split=split, levels=levels)
     if not entries:
         raise DatasetError(f"{bench_dir}: no sequences match split={split} levels={levels}")
@@ -323,7 +342,8 @@ def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | N
         key = action_key(e.action, e.target_level, group_by)
         action_info[key] = [e.action, e.target_level]
         groups.setdefault((e.subject, key), {})[e.camera] = e
-    pos3d, pos2d, labels = {}, {}, {k: {} for k in EXPORT_LABELS}
+    pos3d, labels = {}, {k: {} for k in EXPORT_LABELS}
+    pos2d: dict[str, dict] = {k: {} for k in keypoints2d}
     present = set(EXPORT_LABELS)
     for (subject, key), by_cam in groups.items():
         missing = [c for c in cam_order if c not in by_cam]
@@ -331,7 +351,10 @@ def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | N
             raise DatasetError(f"{bench_dir}: subject {subject} action {key!r} lacks cameras {missing}")
         seqs = [bench.load(by_cam[c]) for c in cam_order]
         pos3d.setdefault(subject, {})[key] = seqs[0].arrays["joints_3d_world"].astype(np.float32)
-        pos2d.setdefault(subject, {})[key] = [s.arrays["joints_2d"].astype(np.float32) for s in seqs]
+        pos2d["gt"].setdefault(subject, {})[key] = [s.arrays["joints_2d"].astype(np.float32) for s in seqs]
+        if "noise" in keypoints2d:
+            pos2d["noise"].setdefault(subject, {})[key] = [
+                keypoints_2d(p, "noise", noise).pixels for p in from_benchmark(bench, [by_cam[c] for c in cam_order])]
         for lab in EXPORT_LABELS:
             if all(lab in s.arrays for s in seqs):
                 labels[lab].setdefault(subject, {})[key] = [s.arrays[lab] for s in seqs]
@@ -356,13 +379,14 @@ def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | N
                            "joints_right": list(skeleton.joints_right)},
               "cameras": {s: cams for s in pos3d}}
     out = Path(out_dir)
-    paths = [out / f"data_3d_{name}.npz", out / f"data_2d_{name}_gt.npz",
+    paths = [out / f"data_3d_{name}.npz", *(out / f"data_2d_{name}_{k}.npz" for k in keypoints2d),
              out / f"data_occlusion_{name}.npz", out / f"cameras_{name}.json"]
     _save_pickled_npz(paths[0], positions_3d=pos3d, metadata=meta3d)
-    _save_pickled_npz(paths[1], positions_2d=pos2d, metadata=meta)
-    _save_pickled_npz(paths[2], metadata={"labels": sorted(present), "actions": action_info},
+    for k, path in zip(keypoints2d, paths[1:]):
+        _save_pickled_npz(path, positions_2d=pos2d[k], metadata={**meta, "keypoints2d": k})
+    _save_pickled_npz(paths[-2], metadata={"labels": sorted(present), "actions": action_info},
                       **{k: labels[k] for k in EXPORT_LABELS if k in present})
-    atomic_write_text(paths[3], json.dumps({"format": "videopose3d-cameras/1", "translation_unit": "m",
+    atomic_write_text(paths[-1], json.dumps({"format": "videopose3d-cameras/1", "translation_unit": "m",
                                             "subjects": {s: cams for s in pos3d}}, indent=1) + "\n")
     return [*paths, write_dataset_class(out)]
 
