@@ -3,6 +3,8 @@ resampling and error messages."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -426,6 +428,17 @@ def test_cmu_layout_mapping_stature_and_pelvis(write):
     assert check["stature_m"] == pytest.approx((legs + torso) / 0.91, rel=1e-6)
     assert check["pelvis_height_m"] == pytest.approx(0.045 * check["stature_m"] + legs, rel=1e-6)
     assert 0.50 < check["pelvis_fraction"] < 0.62 and check["warnings"] == []
+    # CMU's other BVH conversion names the same joints differently (lowerneck is the neck base,
+    # Neck is mid-neck, LeftShoulder is the upper arm): the same 17 joints come out.
+    other = {"LeftUpLeg": "LeftHip", "LeftLeg": "LeftKnee", "LeftFoot": "LeftAnkle", "LeftToeBase": "LeftToe",
+             "LowerBack": "lowerback", "Spine": "Chest", "Spine1": "Chest2", "Neck": "lowerneck", "Neck1": "Neck",
+             "LeftShoulder": "LeftCollar", "LeftArm": "LeftShoulder", "LeftForeArm": "LeftElbow",
+             "LeftHand": "LeftWrist"}
+    other.update({k.replace("Left", "Right"): v.replace("Left", "Right") for k, v in other.items() if "Left" in k})
+    renamed = re.sub(r"(JOINT|ROOT) (\w+)", lambda m: f"{m.group(1)} {other.get(m.group(2), m.group(2))}", cmu_bvh())
+    variant = load_bvh(write(renamed, "cmu_other.bvh"), scale=CMU_SCALE, recenter=False, ground=False)
+    assert variant.mapping["Thorax"] == "lowerneck" and variant.mapping["Hip"] == "0.5*LeftHip->RightHip"
+    np.testing.assert_allclose(variant.joints_world, clip.joints_world, atol=1e-12)
     # Legs 30 % longer: the pelvis is implausibly high for the stature, and it says so.
     long_legs = load_bvh(write(cmu_bvh(leg=1.3), "long.bvh"), scale=CMU_SCALE)
     (warning,) = body_check(long_legs.joints_world)["warnings"]

@@ -333,9 +333,9 @@ def resample(positions: np.ndarray, source_fps: float, fps: float) -> np.ndarray
     T = floor((F - 1) * fps / source_fps) + 1: samples at k / fps seconds within the clip.
     """
     n = positions.shape[0]
-    if n == 1 or abs(fps - source_fps) < 1e-9 * fps:
+    if n == 1 or abs(fps - source_fps) < 1e-5 * fps:
         return positions.copy()
-    count = int(math.floor((n - 1) * fps / source_fps + 1e-9)) + 1
+    count = int(math.floor((n - 1) * fps / source_fps + 1e-5)) + 1  # 1e-5: "Frame Time: .0083333"
     x = np.arange(count) * (source_fps / fps)  # fractional source frame
     i0 = np.minimum(np.floor(x).astype(int), n - 1)
     i1 = np.minimum(i0 + 1, n - 1)
@@ -426,7 +426,7 @@ def load_bvh(path: str | Path, fps: float | None = None, scale: float | None = N
         joints = np.stack([joints[..., 0], -joints[..., 2], joints[..., 1]], axis=-1)
     source_fps = 1.0 / bvh.frame_time
     fps = source_fps if fps is None else float(fps)
-    count = math.floor((bvh.motion.shape[0] - 1) * fps / source_fps + 1e-9) + 1
+    count = math.floor((bvh.motion.shape[0] - 1) * fps / source_fps + 1e-5) + 1
     if count > MAX_FRAMES:
         raise BvhError(f"{path}: {bvh.motion.shape[0]} frames at {source_fps:g} fps become {count:,} at "
                        f"{fps:g} fps, more than occpose imports ({MAX_FRAMES:,}); cut the clip")

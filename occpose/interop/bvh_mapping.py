@@ -10,7 +10,8 @@ Where the built-in mapping places the points that BVH skeletons do not share wit
   Human3.6M and occpose's body model, where the pelvis-to-hip bones are sideways. A BVH root
   often sits higher (CMU's ``Hips`` is about 10 cm above its hip joints); it is the fallback.
 * ``Thorax`` is the base of the neck (``Neck``; CMU's ``Neck`` coincides with ``Spine1``, where
-  the shoulders attach).
+  the shoulders attach; in CMU's other BVH conversion, with ``Chest``/``Chest2``/``lowerneck``/
+  ``Neck``/``Head``, the neck base is ``lowerneck`` and ``Neck`` is mid-neck).
 * ``Neck/Nose`` and ``Head`` lie on the line from the thorax to the top of the head (the head's
   End Site ``Head_End``, Mixamo's ``HeadTop_End``) at the fractions :data:`NOSE_T` (0.386) and
   :data:`HEAD_T` (0.753) of Human3.6M's mean skeleton (occpose's body model,
@@ -51,7 +52,7 @@ NOSE_T = _NECK / (_NECK + _HEAD + HEAD_TOP_FRACTION)
 HEAD_T = (_NECK + _HEAD) / (_NECK + _HEAD + HEAD_TOP_FRACTION)
 ROOT = "<root>"  # mapping candidate: the file's ROOT joint
 _TOPS = ("HeadTop_End", "Head_End", "HeadEnd", "Head_Top")
-_NECKS = ("Neck", "Thorax")
+_NECKS = ("lowerneck", "Neck", "Thorax")  # the neck base: CMU's other conversion names it lowerneck
 _HIPS = (("LeftUpLeg", "RightUpLeg"), ("LeftHip", "RightHip"), ("LeftThigh", "RightThigh"),
          ("LeftUpperLeg", "RightUpperLeg"), ("lThigh", "rThigh"), ("L_Hip", "R_Hip"))
 
@@ -71,7 +72,7 @@ DEFAULT_MAPPING: dict[str, list] = {
               "Foot": ["#Foot", "#Ankle", "%Foot", "@_Ankle"]}),
     # A candidate at the thorax's position is skipped (CMU's Spine1 = Neck), so CMU gets Spine.
     "Spine": ["Spine1", "Spine", "Chest", "Abdomen", "Torso"],
-    "Thorax": ["Neck", "Thorax", "UpperChest", "Chest2"],
+    "Thorax": ["lowerneck", "Neck", "Thorax", "UpperChest", "Chest2"],
     "Neck/Nose": [(n, t, NOSE_T) for n in _NECKS for t in _TOPS] + ["Head"],
     "Head": [(n, t, HEAD_T) for n in _NECKS for t in _TOPS] + [("Head", t, 0.6) for t in _TOPS],
     **_sides({"Shoulder": ["#Arm", "#UpperArm", "#Shoulder", "%Shldr", "@_Shoulder"],
