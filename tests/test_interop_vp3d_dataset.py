@@ -16,7 +16,7 @@ import pytest
 from occpose.cli import main
 from occpose.dataset import open_benchmark
 from occpose.dataset.poses import from_benchmark
-from occpose.interop.videopose3d import action_key, export_videopose3d
+from occpose.interop.videopose3d import action_key, export_videopose3d, export_videopose3d_files
 from occpose.interop.vp3d_dataset import FILE_NAME, RUN_PY_LINE, RUN_PY_REPLACEMENT, SED_COMMAND
 from occpose.skeleton import H36M_17
 
@@ -98,9 +98,12 @@ def vp3d_root(tmp_path, monkeypatch):
 def test_dataset_class_contract(tmp_path, vp3d_root):
     bench = tmp_path / "bench"
     make_fake_benchmark(bench, frames=10, levels=(0.0, 0.3))
-    paths = export_videopose3d(bench, tmp_path / "vp", group_by="level")
-    assert paths[-1].name == FILE_NAME
-    shutil.copy(paths[-1], vp3d_root / "common" / FILE_NAME)
+    files = export_videopose3d_files(bench, tmp_path / "vp", group_by="level")
+    assert files["dataset_class"].name == FILE_NAME
+    shutil.copy(files["dataset_class"], vp3d_root / "common" / FILE_NAME)
+    paths = export_videopose3d(bench, tmp_path / "vp", group_by="level")  # the four data files
+    assert [p.name for p in paths] == ["data_3d_occpose.npz", "data_2d_occpose_gt.npz",
+                                       "data_occlusion_occpose.npz", "cameras_occpose.json"]
     module = importlib.import_module("common.occpose_dataset")
     ds = module.OccposeDataset(str(paths[0]))
 
@@ -175,9 +178,11 @@ def test_noise_keypoints_are_occposes_detector_model(tmp_path):
 
     bench = tmp_path / "bench"
     make_fake_benchmark(bench, frames=10, levels=(0.0, 0.3))
-    paths = export_videopose3d(bench, tmp_path / "vp", group_by="level", keypoints2d=("noise",))
-    assert [p.name for p in paths] == ["data_3d_occpose.npz", "data_2d_occpose_gt.npz", "data_2d_occpose_noise.npz",
-                                       "data_occlusion_occpose.npz", "cameras_occpose.json", FILE_NAME]
+    files = export_videopose3d_files(bench, tmp_path / "vp", group_by="level", keypoints2d=("noise",))
+    assert {k: p.name for k, p in files["data_2d"].items()} == {"gt": "data_2d_occpose_gt.npz",
+                                                                "noise": "data_2d_occpose_noise.npz"}
+    paths = [files["data_3d"], files["data_2d"]["gt"], files["data_2d"]["noise"], files["occlusion"],
+             files["cameras"]]
     b = open_benchmark(bench)
     noise = config_from_dict(b.config, "stored").train.noise
     noisy = np.load(paths[2], allow_pickle=True)["positions_2d"].item()

@@ -67,12 +67,14 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--levels {missing}: not in {args.dir} (levels: "
                               f"{', '.join(f'{v:g}' for v in sorted(known))})")
     if args.format == "videopose3d":
-        from ..interop.videopose3d import export_videopose3d
+        from ..interop.videopose3d import export_videopose3d_files
 
         if not is_safe_name(args.name):
             raise ConfigError(f"--name {args.name!r}: use letters, digits, '-' or '_'")
-        for path in export_videopose3d(args.dir, args.out, args.name, args.split, args.levels,
-                                       group_by=args.group_by, keypoints2d=args.keypoints2d):
+        files = export_videopose3d_files(args.dir, args.out, args.name, args.split, args.levels,
+                                         group_by=args.group_by, keypoints2d=args.keypoints2d)
+        for path in (files["data_3d"], *files["data_2d"].values(), files["occlusion"], files["cameras"],
+                     files["dataset_class"]):
             print(path)
     else:
         from ..interop.coco import export_coco

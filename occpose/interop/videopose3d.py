@@ -299,6 +299,14 @@ KEYPOINTS_2D = ("gt", "noise")
 
 def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | None = None,
                        levels=None, group_by: str = "action", keypoints2d=("gt",)) -> list[Path]:
+    """Write a benchmark in VideoPose3D's format; returns [data_3d, data_2d gt, data_occlusion,
+    cameras JSON] (the other files it writes are listed by :func:`export_videopose3d_files`)."""
+    files = export_videopose3d_files(bench_dir, out_dir, name, split, levels, group_by, keypoints2d)
+    return [files["data_3d"], files["data_2d"]["gt"], files["occlusion"], files["cameras"]]
+
+
+def export_videopose3d_files(bench_dir, out_dir, name: str = "occpose", split: str | None = None,
+                             levels=None, group_by: str = "action", keypoints2d=("gt",)) -> dict:
     """Write a benchmark in VideoPose3D's format (see the module docstring for the files).
 
     Args:
@@ -313,8 +321,8 @@ def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | N
             exact 2D every level of a clip gives VideoPose3D the same input; the noise makes
             occluded joints worse, as a detector's would.
     Returns:
-        The paths written: data_3d, data_2d (``gt`` first, then the others), data_occlusion,
-        cameras JSON and the dataset class ``occpose_dataset.py`` (:mod:`.vp3d_dataset`).
+        The paths written: {"data_3d", "data_2d": {k: path}, "occlusion", "cameras",
+        "dataset_class"} (``occpose_dataset.py``, :mod:`.vp3d_dataset`).
     """
     from ..dataset import open_benchmark
     from .vp3d_dataset import write_dataset_class
@@ -388,7 +396,8 @@ def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | N
                       **{k: labels[k] for k in EXPORT_LABELS if k in present})
     atomic_write_text(paths[-1], json.dumps({"format": "videopose3d-cameras/1", "translation_unit": "m",
                                             "subjects": {s: cams for s in pos3d}}, indent=1) + "\n")
-    return [*paths, write_dataset_class(out)]
+    return {"data_3d": paths[0], "data_2d": dict(zip(keypoints2d, paths[1:-2])), "occlusion": paths[-2],
+            "cameras": paths[-1], "dataset_class": write_dataset_class(out)}
 
 
 # ----------------------------------------------------------------------- pickle-free cache
