@@ -195,3 +195,25 @@ def test_rendered_only_and_mask_area(bench, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no rendered frames" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.json").exists()
+
+
+def test_humaneva15_benchmark_scores_with_its_sigmas(tiny_preset, tmp_path):
+    """pycocotools' default sigmas (17) do not fit 15 joints; the stored ones do."""
+    from occpose.config import load_config
+    from occpose.generate import generate
+    from occpose.interop.coco import oks_sigmas
+    from occpose.skeleton import HUMANEVA_15
+
+    cfg = load_config(tiny_preset, ["benchmark.frames=10", 'benchmark.actions=["walk"]', "benchmark.levels=[0.2]",
+                                    'benchmark.skeleton="humaneva15"'])
+    generate(cfg, tmp_path / "he", workers=1, progress=False)
+    coco = export_coco(tmp_path / "he", tmp_path / "he.json")
+    cat = coco["categories"][0]
+    assert cat["keypoints"] == list(HUMANEVA_15.joint_names) and cat["kpt_oks_sigmas"] == list(oks_sigmas("humaneva15"))
+    assert coco_ap(tmp_path / "he.json", detections(coco), cat["kpt_oks_sigmas"]) == pytest.approx(1.0)
+    with pytest.raises(ValueError):  # the default: COCO's 17 sigmas against 15 joints
+        coco_ap(tmp_path / "he.json", detections(coco))
+    c17 = export_coco(tmp_path / "he", tmp_path / "he17.json", layout="coco17")
+    kp = np.array(c17["annotations"][0]["keypoints"]).reshape(-1, 3)
+    assert (kp[:5] == 0).all() and (kp[5:, 2] > 0).any()
+    assert coco_ap(tmp_path / "he17.json", detections(c17)) == pytest.approx(1.0)
