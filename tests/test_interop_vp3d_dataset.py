@@ -99,8 +99,8 @@ def test_dataset_class_contract(tmp_path, vp3d_root):
     bench = tmp_path / "bench"
     make_fake_benchmark(bench, frames=10, levels=(0.0, 0.3))
     files = export_videopose3d_files(bench, tmp_path / "vp", group_by="level")
-    assert files["dataset_class"].name == FILE_NAME
-    shutil.copy(files["dataset_class"], vp3d_root / "common" / FILE_NAME)
+    assert files.dataset_class.name == FILE_NAME
+    shutil.copy(files.dataset_class, vp3d_root / "common" / FILE_NAME)
     paths = export_videopose3d(bench, tmp_path / "vp", group_by="level")  # the four data files
     assert [p.name for p in paths] == ["data_3d_occpose.npz", "data_2d_occpose_gt.npz",
                                        "data_occlusion_occpose.npz", "cameras_occpose.json"]
@@ -179,10 +179,9 @@ def test_noise_keypoints_are_occposes_detector_model(tmp_path):
     bench = tmp_path / "bench"
     make_fake_benchmark(bench, frames=10, levels=(0.0, 0.3))
     files = export_videopose3d_files(bench, tmp_path / "vp", group_by="level", keypoints2d=("noise",))
-    assert {k: p.name for k, p in files["data_2d"].items()} == {"gt": "data_2d_occpose_gt.npz",
-                                                                "noise": "data_2d_occpose_noise.npz"}
-    paths = [files["data_3d"], files["data_2d"]["gt"], files["data_2d"]["noise"], files["occlusion"],
-             files["cameras"]]
+    assert {k: p.name for k, p in files.data_2d.items()} == {"gt": "data_2d_occpose_gt.npz",
+                                                             "noise": "data_2d_occpose_noise.npz"}
+    paths = files.paths()[:-1]  # data_3d, 2D gt, 2D noise, occlusion, cameras
     b = open_benchmark(bench)
     noise = config_from_dict(b.config, "stored").train.noise
     noisy = np.load(paths[2], allow_pickle=True)["positions_2d"].item()

@@ -73,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--name {args.name!r}: use letters, digits, '-' or '_'")
         files = export_videopose3d_files(args.dir, args.out, args.name, args.split, args.levels,
                                          group_by=args.group_by, keypoints2d=args.keypoints2d)
-        for path in (files["data_3d"], *files["data_2d"].values(), files["occlusion"], files["cameras"],
-                     files["dataset_class"]):
+        for path in files.paths():
             print(path)
     else:
         from ..interop.coco import export_coco

@@ -16,9 +16,9 @@ occpose's export adds ``data_occlusion_<name>.npz`` (one key per label -- ``occl
 action ``walk`` at target level 0.30 (``group_by="action"``, the default). VideoPose3D's
 ``--actions walk`` matches the start of the name, so it selects every level, and its printed
 evaluation table groups by the first word: one row per action. ``group_by="level"`` names them
-``"L030 walk"``: the table has one row per occlusion level and ``--actions L030`` selects a level. ``positions_3d`` repeats the clip's world joints for each
-level key (all cameras and levels of a (subject, action) share one clip). ``metadata["occpose"]``
-maps each key back: {"actions": {key: [action, level]}, "fps", "train_subjects",
+``"L030 walk"``: the table has one row per occlusion level and ``--actions L030`` selects a level.
+``positions_3d`` repeats the clip's world joints for each level key (all cameras and levels of
+a (subject, action) share one clip). ``metadata["occpose"]`` maps each key back: {"actions": {key: [action, level]}, "fps", "train_subjects",
 "test_subjects", "cameras", "group_by"}; :func:`load_videopose3d` uses it for actions, levels and
 splits. The data_3d file's ``metadata`` also holds ``skeleton`` (joint names, parents, left and
 right joints), ``cameras`` ({subject: [VideoPose3D camera dict]}) and ``fps``: what the dataset
@@ -32,6 +32,7 @@ occpose's -- are in :mod:`.vp3d_cameras`; its public names are re-exported here.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -297,16 +298,30 @@ def action_key(action: str, level: float, group_by: str = "action") -> str:
 KEYPOINTS_2D = ("gt", "noise")
 
 
+@dataclass(frozen=True)
+class Vp3dExport:
+    """The files :func:`export_videopose3d_files` wrote."""
+
+    data_3d: Path
+    data_2d: dict[str, Path]  # keypoints2d name ("gt", "noise") -> data_2d_<name>_<k>.npz
+    occlusion: Path
+    cameras: Path
+    dataset_class: Path  # occpose_dataset.py
+
+    def paths(self) -> list[Path]:
+        return [self.data_3d, *self.data_2d.values(), self.occlusion, self.cameras, self.dataset_class]
+
+
 def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | None = None,
                        levels=None, group_by: str = "action", keypoints2d=("gt",)) -> list[Path]:
     """Write a benchmark in VideoPose3D's format; returns [data_3d, data_2d gt, data_occlusion,
     cameras JSON] (the other files it writes are listed by :func:`export_videopose3d_files`)."""
     files = export_videopose3d_files(bench_dir, out_dir, name, split, levels, group_by, keypoints2d)
-    return [files["data_3d"], files["data_2d"]["gt"], files["occlusion"], files["cameras"]]
+    return [files.data_3d, files.data_2d["gt"], files.occlusion, files.cameras]
 
 
 def export_videopose3d_files(bench_dir, out_dir, name: str = "occpose", split: str | None = None,
-                             levels=None, group_by: str = "action", keypoints2d=("gt",)) -> dict:
+                             levels=None, group_by: str = "action", keypoints2d=("gt",)) -> Vp3dExport:
     """Write a benchmark in VideoPose3D's format (see the module docstring for the files).
 
     Args:
@@ -321,8 +336,8 @@ def export_videopose3d_files(bench_dir, out_dir, name: str = "occpose", split: s
             exact 2D every level of a clip gives VideoPose3D the same input; the noise makes
             occluded joints worse, as a detector's would.
     Returns:
-        The paths written: {"data_3d", "data_2d": {k: path}, "occlusion", "cameras",
-        "dataset_class"} (``occpose_dataset.py``, :mod:`.vp3d_dataset`).
+        The paths written, a :class:`Vp3dExport` (the dataset class ``occpose_dataset.py`` is
+        :mod:`.vp3d_dataset`).
     """
     from ..dataset import open_benchmark
     from .vp3d_dataset import write_dataset_class
@@ -396,8 +411,8 @@ def export_videopose3d_files(bench_dir, out_dir, name: str = "occpose", split: s
                       **{k: labels[k] for k in EXPORT_LABELS if k in present})
     atomic_write_text(paths[-1], json.dumps({"format": "videopose3d-cameras/1", "translation_unit": "m",
                                             "subjects": {s: cams for s in pos3d}}, indent=1) + "\n")
-    return {"data_3d": paths[0], "data_2d": dict(zip(keypoints2d, paths[1:-2])), "occlusion": paths[-2],
-            "cameras": paths[-1], "dataset_class": write_dataset_class(out)}
+    return Vp3dExport(data_3d=paths[0], data_2d=dict(zip(keypoints2d, paths[1:-2])), occlusion=paths[-2],
+                      cameras=paths[-1], dataset_class=write_dataset_class(out))
 
 
 # ----------------------------------------------------------------------- pickle-free cache
