@@ -21,8 +21,9 @@ preset's fps (longer clips are cut, which is printed). ``--split test`` makes th
 subjects test subjects (a test set for a model trained elsewhere). The joint mapping, scale,
 stature and pelvis height of every clip are printed and recorded in the manifest's ``import``
 field, with a warning when they are implausible for a person (docs/interop.md).
-``videopose3d`` validates VideoPose3D files and writes their PoseSequences (camera-frame 3D, 2D, labels, splits) to one pickle-free npz that
-``occpose.interop.load_pose_bundle`` reads without trusting pickles again.
+``videopose3d`` validates VideoPose3D files and writes their PoseSequences (camera-frame 3D,
+2D, labels, splits) to one pickle-free npz that ``occpose.interop.load_pose_bundle`` reads
+without trusting pickles again.
 """
 
 from __future__ import annotations
