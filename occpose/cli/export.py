@@ -53,13 +53,15 @@ def run(args: argparse.Namespace) -> int:
     from ..dataset import open_benchmark
     from ..errors import ConfigError
 
-    wrong = ([f for f, on in (("--layout", args.layout != "native"), ("--rendered-only", args.rendered_only))
-              if on] if args.format == "videopose3d" else
-             [f for f, on in (("--group-by", args.group_by != "action"), ("--keypoints2d", args.keypoints2d != ["gt"]))
-              if on])
-    if wrong:
-        raise ConfigError(f"{wrong[0]}: applies to --format {'coco' if args.format == 'videopose3d' else 'videopose3d'}"
-                          f", not {args.format}")
+    # Flags of the other format are refused rather than ignored.
+    other_format = {"videopose3d": ("coco", {"--layout": args.layout != "native",
+                                             "--rendered-only": args.rendered_only}),
+                    "coco": ("videopose3d", {"--group-by": args.group_by != "action",
+                                             "--keypoints2d": args.keypoints2d != ["gt"]})}
+    other, flags = other_format[args.format]
+    for flag, used in flags.items():
+        if used:
+            raise ConfigError(f"{flag}: applies to --format {other}, not {args.format}")
     if args.levels is not None:
         known = {round(e.target_level, 6) for e in open_benchmark(args.dir, verify=False).entries}
         missing = [v for v in args.levels if round(v, 6) not in known]
