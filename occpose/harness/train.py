@@ -34,7 +34,7 @@
   ``occlusion_l1`` (occlusion-aware models), ``lr``, ``bn_momentum``, ``samples``,
   ``train_eval_mpjpe_mm`` (evaluation mode, whole training sequences, no flip: VideoPose3D's
   ``3d_eval``), ``val_mpjpe_mm`` (the same on the validation sequences, when there are any),
-  ``time_s`` (the epoch's training steps) and ``frames_per_s``.
+  and ``time_s`` (the epoch's training steps; ``samples / time_s`` is the training throughput).
 * ``torchrun``: DistributedDataParallel over a DistributedSampler; ``batch_size`` is per process;
   rank 0 alone writes files and validates; BatchNorm statistics are copied from rank 0 at the end
   of every epoch so all ranks hold identical weights.
@@ -435,7 +435,6 @@ def _train(sequences_train, sequences_val, settings: RunSettings, run_dir: Path,
             if val_prepared:
                 entry["val_mpjpe_mm"] = validation_mpjpe(eval_model, val_prepared, skeleton, dev)
         entry["time_s"] = train_s
-        entry["frames_per_s"] = n_samples / max(train_s, 1e-9)
         metrics.append(entry)
         if info.is_main:
             save_checkpoint(run_dir / CHECKPOINT_FILE, {
