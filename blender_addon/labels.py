@@ -97,7 +97,6 @@ class RayCaster:
         return blocked, by_object
 
 
-FLT_EPSILON = 1.1920928955078125e-07  # triangle-edge slack, as in Blender's own mesh ray casts
 CULL_MARGIN = 1e-4  # metres: slack of the bounding-capsule culling (float32 meshes, transforms)
 KEY_SLACK = 3e-7  # shape-key values closer than this share a tree (<= 0.3 um for a 1 m key)
 SHAPES_PER_OBJECT = 4  # evaluated mesh states (trees) kept per object
@@ -217,7 +216,7 @@ class _Blocker:
     index: int
     keys: tuple | None
     shapes: dict = field(default_factory=dict)
-    triangles: list | None = None
+    depsgraph: object = None  # of the frame being labelled (set by the caster)
     bound: tuple | None = None  # (p0, p1, radius, values lo, values hi)
 
     @classmethod
@@ -269,24 +268,17 @@ class _Blocker:
         return shape
 
     def _build(self, evaluated) -> "_Shape":
-        generic = self.keys is None
-        mesh = evaluated.to_mesh() if generic else evaluated.data
+        """The tree of the evaluated (final) mesh; re-read meshes also give their bounds."""
+        tree = BVHTree.FromObject(evaluated, self.depsgraph)  # epsilon 0: the triangle test of scene.ray_cast
+        if self.keys is not None:
+            return _Shape(tree, None)
+        mesh = evaluated.to_mesh()
         try:
             co = np.empty(3 * len(mesh.vertices), np.float32)
             mesh.vertices.foreach_get("co", co)
-            verts = co.reshape(-1, 3)
-            if generic or self.triangles is None:
-                if hasattr(mesh, "calc_loop_triangles"):
-                    mesh.calc_loop_triangles()
-                tri = np.empty(3 * len(mesh.loop_triangles), np.int32)
-                mesh.loop_triangles.foreach_get("vertices", tri)
-                self.triangles = tri.reshape(-1, 3).tolist()
-            tree = BVHTree.FromPolygons(verts.tolist(), self.triangles, all_triangles=True,
-                                        epsilon=FLT_EPSILON)
         finally:
-            if generic:
-                evaluated.to_mesh_clear()
-        return _Shape(tree, bounding_capsule(verts) if generic else None)
+            evaluated.to_mesh_clear()
+        return _Shape(tree, bounding_capsule(co.reshape(-1, 3)))
 
 
 @dataclass(eq=False)
@@ -301,14 +293,23 @@ class BatchRayCaster:
     answers as :class:`RayCaster`."""
 
     def __init__(self, scene, blockers: dict, incidence: np.ndarray, params: VisibilityParams,
-                 origin: np.ndarray) -> None:
+                 origin: np.ndarray, reuse: "BatchRayCaster | None" = None) -> None:
+        """``reuse``: a caster of the same scene whose body objects have not changed since (only
+        the occluders were swapped): its body trees are kept."""
         self.scene, self.params = scene, params
         self.origin = np.asarray(origin, np.float64)
         self.incidence = np.asarray(incidence, bool)
+        kept = {} if reuse is None else {(b.obj.name, b.obj.as_pointer()): b for b in reuse.objects
+                                         if not b.is_occluder}
         self.objects = []
         for name, (is_occluder, index) in blockers.items():
             obj = scene.objects.get(name)
-            if obj is not None:
+            if obj is None:
+                continue
+            old = kept.get((name, obj.as_pointer()))
+            if old is not None and not is_occluder and old.index == int(index):
+                self.objects.append(old)
+            else:
                 self.objects.append(_Blocker.of(obj, bool(is_occluder), int(index)))
         occ = np.array([b.is_occluder for b in self.objects], bool)
         index = np.array([b.index for b in self.objects], np.int64)
@@ -336,6 +337,8 @@ class BatchRayCaster:
         frame = scene.frame_current
         evaluated = [b.obj.evaluated_get(depsgraph) for b in self.objects]
         values = [b.values(frame) if b.keys is not None else () for b in self.objects]
+        for b in self.objects:
+            b.depsgraph = depsgraph
         bounds = [b.capsule(ev, scene, v) for b, ev, v in zip(self.objects, evaluated, values)]
         mats = [ev.matrix_world for ev in evaluated]
         world = np.array(mats, np.float64)  # (O, 4, 4)
