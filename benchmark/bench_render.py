@@ -16,7 +16,11 @@ with ``--frames`` frames each, every frame rendered at the preset's render resol
   (occluder placement by the analytic search, scene building);
 * raw engine: ``bpy.ops.render.render`` alone on the same frames of the same scenes, and the
   pipeline's per-frame overhead over it;
-* labelling: Blender ray-cast labels vs the analytic ``label_visibility`` (frames per second);
+* labelling: Blender ray-cast labels vs the analytic ``label_visibility`` (frames per second),
+  the pipeline's ``BatchRayCaster`` (new) against the reference ``RayCaster`` (one
+  ``scene.ray_cast`` per hit, the code before issue 16) on the same frames in the same run, with
+  the ratio, both with and without ``scene.frame_set``, and the number of joint-frames whose
+  labels differ between the two (0 expected);
 * agreement of the Blender labels with the analytic ones, per level (joint-frames with the same
   state: visible / body / object / out of frame).
 
@@ -76,9 +80,9 @@ def timed_pipeline(cfg, keys, out: Path) -> dict:
             t["raw"] += time.perf_counter() - r0
         lab = job.labels()
         agree.setdefault(key.level, []).append(labels.agreement(lab, inputs.analytic))
-        caster = job.caster
+        _time_casters(scene, inputs, job.params, t)
         b0 = time.perf_counter()
-        labels.label_scene(scene, caster, inputs.joints_cam, inputs.body, inputs.camera)
+        labels.label_scene(scene, job.caster, inputs.joints_cam, inputs.body, inputs.camera)
         b1 = time.perf_counter()
         occ = inputs.occluders.in_camera_frame(inputs.camera)
         label_visibility(inputs.joints_cam, inputs.body, inputs.camera, occ, job.params)
@@ -96,6 +100,30 @@ def timed_pipeline(cfg, keys, out: Path) -> dict:
     return t
 
 
+def _time_casters(scene, inputs, params, t: dict) -> None:
+    """Reference vs batch caster on every frame of a built sequence: seconds with and without
+    ``frame_set`` (added to ``t``) and joint-frames whose labels differ."""
+    import numpy as np
+
+    origin = np.asarray(inputs.camera.position, np.float64)
+    blockers = bridge.blockers(scene)
+    targets = labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params)
+    casters = {"old": labels.RayCaster(scene, blockers, inputs.body.incidence, params, origin),
+               "new": labels.BatchRayCaster(scene, blockers, inputs.body.incidence, params, origin)}
+    counts = {name: [] for name in casters}
+    for f in range(inputs.n_frames):
+        s0 = time.perf_counter()
+        scene.frame_set(f)
+        t["frame_set"] = t.get("frame_set", 0.0) + time.perf_counter() - s0
+        for name, caster in casters.items():
+            c0 = time.perf_counter()
+            counts[name].append(caster.frame_counts(targets[f]))
+            t[f"cast_{name}"] = t.get(f"cast_{name}", 0.0) + time.perf_counter() - c0
+    t["differ"] = t.get("differ", 0) + int(sum(
+        ((a[0] != b[0]) | (a[1] != b[1])).sum() for a, b in zip(counts["old"], counts["new"])))
+    t["joint_frames"] = t.get("joint_frames", 0) + inputs.n_frames * inputs.body.skeleton.num_joints
+
+
 def labels_only(cfg, keys) -> dict:
     """Blender vs analytic labels of each key (no rendering), timed."""
     scene = bridge.ensure_scene()
@@ -109,6 +137,7 @@ def labels_only(cfg, keys) -> dict:
                                 full[key.camera])
         sequence.build_scene(scene, cfg, inputs)
         caster = sequence.ray_caster(scene, inputs, params)
+        _time_casters(scene, inputs, params, t)
         b0 = time.perf_counter()
         lab = labels.label_scene(scene, caster, inputs.joints_cam, inputs.body, inputs.camera)
         b1 = time.perf_counter()
@@ -121,17 +150,26 @@ def labels_only(cfg, keys) -> dict:
         agree.setdefault(key.level, []).append((lab.occluded.size, labels.agreement(lab, ref)))
     bridge.clear(scene)
     t["agreement"] = {lv: sum(n * a for n, a in v) / sum(n for n, _ in v) for lv, v in agree.items()}
-    t["joint_frames"] = {lv: sum(n for n, _ in v) for lv, v in agree.items()}
+    t["level_joint_frames"] = {lv: sum(n for n, _ in v) for lv, v in agree.items()}
     return t
 
 
 def print_labelling(t: dict) -> None:
     n = t["n"]
-    print(f"labelling, Blender ray casts:   {n / t['blender_labels']:8.1f} frames/s")
+    old, new, fs = t["cast_old"], t["cast_new"], t["frame_set"]
+    print(f"labelling, Blender ray casts:   {n / t['blender_labels']:8.1f} frames/s (label_scene, "
+          "batch caster, frame_set included)")
+    print(f"  reference caster (old):       {n / old:8.1f} frames/s casting only, "
+          f"{n / (old + fs):8.1f} with frame_set")
+    print(f"  batch caster (new):           {n / new:8.1f} frames/s casting only, "
+          f"{n / (new + fs):8.1f} with frame_set")
+    print(f"  ratio new/old:                {old / new:8.2f} x casting only, "
+          f"{(old + fs) / (new + fs):8.2f} x with frame_set "
+          f"({t['differ']} of {t['joint_frames']} joint-frames with different counts)")
     print(f"labelling, analytic (numpy):    {n / t['analytic_labels']:8.1f} frames/s")
     print("agreement with analytic labels (joint-frames, same state):")
     for lv, a in sorted(t["agreement"].items()):
-        count = f" of {t['joint_frames'][lv]} joint-frames" if "joint_frames" in t else ""
+        count = f" of {t['level_joint_frames'][lv]} joint-frames" if "level_joint_frames" in t else ""
         print(f"  level {lv:.2f}: {100 * a:.2f} %{count}")
 
 
@@ -152,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     levels = args.levels if args.levels is not None else cfg.benchmark.levels
     keys = keys_of(cfg, levels, args.sequences)
     rs = cfg.render
+    import os
+
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: absolute figures on a "
+          "loaded machine are inflated; the old/new ratios are measured in the same run")
     print(f"{cfg.source}: {len(keys)} sequences x {args.frames} frames, {rs.engine} "
           f"{rs.resolution[0]}x{rs.resolution[1]}, {rs.samples} samples, {cfg.visibility.rays} rays/joint")
     if args.labels_only:
