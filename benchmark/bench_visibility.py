@@ -155,7 +155,7 @@ def baseline_rates(rev: str, argv: list[str]) -> dict | None:
         print(f"baseline {rev}: failed: {out.stderr.strip().splitlines()[-1:]}")
         return None
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    return {(r["preset"], r["device"]): r["rate"] for r in rows}
+    return {(r["preset"], r["device"]): (r["rate"], r["cpu_rate"]) for r in rows}
 
 
 def main() -> None:
@@ -223,7 +223,8 @@ def main() -> None:
               "a loaded machine are inflated; compare the ratios of one run)")
         print(f"{'backend':8s} {'device':7s} {'body':15s} {'frames/s':>12s} {'per CPU-s':>12s} "
               f"{'occluded':>9s} {'by body':>8s} {'by object':>9s} {'out':>6s}"
-              + (f" {'old f/s':>10s} {'new/old':>8s}" if old else ""))
+              + (f" {'old f/s':>10s} {'new/old':>8s} {'old CPU-s':>10s} {'new/old':>8s}"
+                 if old else ""))
     for preset in ("cheng2019", "anthropometric"):
         body = body_model(preset, 1.75)
         for backend, device, kw in runs:
@@ -239,10 +240,12 @@ def main() -> None:
                 best_cpu = min(best_cpu, time.process_time() - c0)
             rate = args.frames / best
             if args.json:
-                print(json.dumps({"preset": preset, "device": device, "rate": rate}))
+                print(json.dumps({"preset": preset, "device": device, "rate": rate,
+                                  "cpu_rate": args.frames / best_cpu}))
                 continue
             ref = (old or {}).get((preset, device)) if backend == "numpy" else None
-            cmp = f" {ref:10,.0f} {rate / ref:8.2f}" if ref else ""
+            cmp = (f" {ref[0]:10,.0f} {rate / ref[0]:8.2f} {ref[1]:10,.0f} "
+                   f"{args.frames / best_cpu / ref[1]:8.2f}" if ref else "")
             print(f"{backend:8s} {device:7s} {preset:15s} {rate:12,.0f} "
                   f"{args.frames / best_cpu:12,.0f} {lab.occluded.mean():9.3f} "
                   f"{lab.occluded_by_body.mean():8.3f} {lab.occluded_by_object.mean():9.3f} "

@@ -62,24 +62,58 @@ def subject_masks(joints_cam: np.ndarray, body, camera: Camera,
     """
     a, b, radius = body.capsules(np.asarray(joints_cam, np.float64))  # (S, 3), (S, 3), (S,)
     t_body = np.full((camera.height, camera.width), np.inf)
-    for (u0, v0, u1, v1), sa, sb, sr in zip(capsule_boxes(a, b, radius, camera), a, b, radius):
-        if u1 <= u0 or v1 <= v0:
-            continue
-        dirs = _pixel_rays(camera, u0, v0, u1, v1)  # (h, w, 3)
-        t = raycast.ray_capsule(np.zeros(3), dirs, sa, sb, sr)
-        np.minimum(t_body[v0:v1, u0:u1], t, out=t_body[v0:v1, u0:u1])
+    rays = distortion.pixel_rays(camera)
+    boxes = [(s, box) for s, box in enumerate(capsule_boxes(a, b, radius, camera))
+             if box[2] > box[0] and box[3] > box[1]]
+    if boxes:  # every capsule over its box, in one batch (numpy's per-call cost dominates)
+        pixels, segs = [], []
+        for s, (u0, v0, u1, v1) in boxes:
+            flat = (np.arange(v0, v1)[:, None] * camera.width + np.arange(u0, u1)).ravel()
+            keep = _stadium(flat, a[s], b[s], radius[s], camera)
+            pixels.append(flat if keep is None else flat[keep])
+            segs.append(np.full(len(pixels[-1]), s))
+        flat, seg = np.concatenate(pixels), np.concatenate(segs)
+        t = raycast.ray_capsule(np.zeros(3), rays.reshape(-1, 3)[flat], a[seg], b[seg], radius[seg])
+        body = t_body.reshape(-1)
+        for s, part, idx in zip((s for s, _ in boxes), np.split(t, np.cumsum([len(p) for p in pixels])[:-1]),
+                                pixels):
+            body[idx] = np.minimum(body[idx], part)  # pixels are unique within one capsule
     subject = np.isfinite(t_body)
     visible = subject.copy()
     if occluders_cam is not None and occluders_cam.num_primitives and subject.any():
         v, u = np.nonzero(subject)
         for s in range(0, len(v), CHUNK):
             vv, uu = v[s:s + CHUNK], u[s:s + CHUNK]
-            dirs = _pixel_rays(camera, 0, 0, camera.width, camera.height)[vv, uu]
+            dirs = rays[vv, uu]
             t_obj = raycast.ray_occluders(np.zeros((len(vv), 3)), dirs, occluders_cam,
                                           frames=np.zeros(len(vv), np.int64),
                                           t_max=t_body[vv, uu, None]).min(axis=1)
             visible[vv, uu] = ~(t_obj < t_body[vv, uu])
     return visible, subject
+
+
+def _stadium(flat: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float,
+             camera: Camera) -> np.ndarray | None:
+    """Which pixels (flat indices of one capsule's box) may show the capsule: those within the
+    projected segment's reach (:func:`capsule_boxes`' bound, taken at the nearest and furthest
+    ends) plus MARGIN pixels; None (all) for cameras with distortion or capsules near the camera
+    plane. The ball of radius r at q on a-b projects within f r |q| / ((z_q - r) z_q) of q's
+    image, which lies on the segment between the ends' images; |q| <= max(|a|, |b|) and
+    z_q >= min(z_a, z_b), so that bound covers the whole capsule."""
+    ends = np.stack([a, b])
+    z = ends[:, 2].min()
+    if camera.has_distortion or z - radius <= 1e-3:
+        return None
+    reach = radius * np.linalg.norm(ends, axis=1).max() / ((z - radius) * z)
+    reach = reach * max(camera.fx, camera.fy) + MARGIN
+    (pa, pb) = project_to_2d(ends, camera)
+    u = flat % camera.width + 0.5 - pa[0]
+    v = flat // camera.width + 0.5 - pa[1]
+    d = pb - pa
+    dd = float(d @ d)
+    t = np.clip((u * d[0] + v * d[1]) / dd, 0.0, 1.0) if dd > 0 else 0.0
+    gap_u, gap_v = u - t * d[0], v - t * d[1]
+    return gap_u * gap_u + gap_v * gap_v <= reach * reach
 
 
 def _pixel_rays(camera: Camera, u0: int, v0: int, u1: int, v1: int) -> np.ndarray:
