@@ -66,18 +66,19 @@ def subject_masks(joints_cam: np.ndarray, body, camera: Camera,
     boxes = [(s, box) for s, box in enumerate(capsule_boxes(a, b, radius, camera))
              if box[2] > box[0] and box[3] > box[1]]
     if boxes:  # every capsule over its box, in one batch (numpy's per-call cost dominates)
-        pixels, segs = [], []
-        for s, (u0, v0, u1, v1) in boxes:
-            flat = (np.arange(v0, v1)[:, None] * camera.width + np.arange(u0, u1)).ravel()
-            keep = _stadium(flat, a[s], b[s], radius[s], camera)
-            pixels.append(flat if keep is None else flat[keep])
-            segs.append(np.full(len(pixels[-1]), s))
-        flat, seg = np.concatenate(pixels), np.concatenate(segs)
+        pixels = [(np.arange(v0, v1)[:, None] * camera.width + np.arange(u0, u1)).ravel()
+                  for _, (u0, v0, u1, v1) in boxes]
+        idx = np.array([s for s, _ in boxes])
+        seg = np.repeat(idx, [len(p) for p in pixels])
+        flat = np.concatenate(pixels)
+        keep = _stadium(flat, seg, a, b, radius, camera)
+        if keep is not None:
+            flat, seg = flat[keep], seg[keep]
         t = raycast.ray_capsule(np.zeros(3), rays.reshape(-1, 3)[flat], a[seg], b[seg], radius[seg])
         body = t_body.reshape(-1)
-        for s, part, idx in zip((s for s, _ in boxes), np.split(t, np.cumsum([len(p) for p in pixels])[:-1]),
-                                pixels):
-            body[idx] = np.minimum(body[idx], part)  # pixels are unique within one capsule
+        bounds = np.searchsorted(seg, idx[1:])  # seg is sorted: one run of pixels per capsule
+        for part, where in zip(np.split(t, bounds), np.split(flat, bounds)):
+            body[where] = np.minimum(body[where], part)  # unique pixels within one capsule
     subject = np.isfinite(t_body)
     visible = subject.copy()
     if occluders_cam is not None and occluders_cam.num_primitives and subject.any():
@@ -92,28 +93,31 @@ def subject_masks(joints_cam: np.ndarray, body, camera: Camera,
     return visible, subject
 
 
-def _stadium(flat: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float,
+def _stadium(flat: np.ndarray, seg: np.ndarray, a: np.ndarray, b: np.ndarray, radius: np.ndarray,
              camera: Camera) -> np.ndarray | None:
-    """Which pixels (flat indices of one capsule's box) may show the capsule: those within the
-    projected segment's reach (:func:`capsule_boxes`' bound, taken at the nearest and furthest
-    ends) plus MARGIN pixels; None (all) for cameras with distortion or capsules near the camera
-    plane. The ball of radius r at q on a-b projects within f r |q| / ((z_q - r) z_q) of q's
-    image, which lies on the segment between the ends' images; |q| <= max(|a|, |b|) and
-    z_q >= min(z_a, z_b), so that bound covers the whole capsule."""
-    ends = np.stack([a, b])
-    z = ends[:, 2].min()
-    if camera.has_distortion or z - radius <= 1e-3:
+    """Which pixels (flat indices, each with its capsule ``seg``) may show their capsule: those
+    within the projected axis segment's reach (:func:`capsule_boxes`' bound, taken at the
+    nearest and furthest ends) plus MARGIN pixels; None (all) for cameras with distortion or
+    capsules near the camera plane. The ball of radius r at q on a-b projects within
+    f r |q| / ((z_q - r) z_q) of q's image, which lies on the segment between the ends' images;
+    |q| <= max(|a|, |b|) and z_q >= min(z_a, z_b), so that bound covers the whole capsule."""
+    ends = np.stack([a, b], axis=1)  # (S, 2, 3)
+    z = ends[..., 2].min(axis=1)
+    if camera.has_distortion or (z - radius <= 1e-3).any():
         return None
-    reach = radius * np.linalg.norm(ends, axis=1).max() / ((z - radius) * z)
-    reach = reach * max(camera.fx, camera.fy) + MARGIN
-    (pa, pb) = project_to_2d(ends, camera)
-    u = flat % camera.width + 0.5 - pa[0]
-    v = flat // camera.width + 0.5 - pa[1]
-    d = pb - pa
-    dd = float(d @ d)
-    t = np.clip((u * d[0] + v * d[1]) / dd, 0.0, 1.0) if dd > 0 else 0.0
-    gap_u, gap_v = u - t * d[0], v - t * d[1]
-    return gap_u * gap_u + gap_v * gap_v <= reach * reach
+    reach = radius * np.linalg.norm(ends, axis=-1).max(axis=1) / ((z - radius) * z)
+    reach = reach * max(camera.fx, camera.fy) + MARGIN  # (S,) pixels
+    uv = project_to_2d(ends, camera)  # (S, 2, 2)
+    pa, d = uv[:, 0], uv[:, 1] - uv[:, 0]
+    dd = np.einsum("si,si->s", d, d)
+    inv = np.where(dd > 0, 1.0 / np.where(dd > 0, dd, 1.0), 0.0)
+    u = flat % camera.width + 0.5 - pa[seg, 0]
+    v = flat // camera.width + 0.5 - pa[seg, 1]
+    du, dv = d[seg, 0], d[seg, 1]
+    t = np.clip((u * du + v * dv) * inv[seg], 0.0, 1.0)
+    u -= t * du
+    v -= t * dv
+    return u * u + v * v <= np.square(reach)[seg]
 
 
 def _pixel_rays(camera: Camera, u0: int, v0: int, u1: int, v1: int) -> np.ndarray:
