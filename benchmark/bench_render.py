@@ -25,6 +25,16 @@ with ``--frames`` frames each, every frame rendered at the preset's render resol
   state: visible / body / object / out of frame).
 
 ``--labels-only`` skips rendering and only measures labelling and agreement (for many sequences).
+
+``--stage`` times the whole Blender stage instead (``render_bench.py`` on ``--config`` with
+``--set`` overrides, e.g. the quick preset restricted to one test subject and action), once
+with the code of ``--baseline`` (default 816abbc, before issue 16; its tree is extracted with
+``git archive`` into a temporary folder) and once with the current code, each in a child
+process, and prints wall and CPU seconds, the ratios, and whether the two outputs are the same
+bytes (every file under ``sequences/``)::
+
+    .venv/bin/python benchmark/bench_render.py --stage --set "render.subjects=['S4']" \
+        --set "benchmark.actions=['walk']"
 """
 
 from __future__ import annotations
@@ -176,6 +186,55 @@ def print_labelling(t: dict) -> None:
         print(f"  level {lv:.2f}: {100 * a:.2f} %{count}")
 
 
+def _stage(config: str, overrides: list[str], root: Path, out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``render_bench.py`` child process run from ``root``."""
+    import os
+    import resource
+    import subprocess
+
+    cmd = [sys.executable, str(root / "benchmark" / "render_bench.py"), "--config", config,
+           "--out", str(out), "--quiet"] + [x for kv in overrides for x in ("--set", kv)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONPATH=str(root)), cwd=root,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def stage(config: str, overrides: list[str], baseline: str) -> int:
+    """Old (``baseline`` revision) vs current Blender stage, same inputs, same run."""
+    import io
+    import os
+    import subprocess
+    import tarfile
+
+    def files(root: Path) -> dict[str, bytes]:
+        base = root / "sequences"
+        return {str(f.relative_to(base)): f.read_bytes() for f in sorted(base.rglob("*")) if f.is_file()}
+
+    config = str(Path(config).resolve())
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: wall times on a loaded "
+          "machine are inflated; CPU seconds are skewed less; the ratios are of one run")
+    with tempfile.TemporaryDirectory(prefix="occpose-stage-") as tmp:
+        tmp = Path(tmp)
+        tar = subprocess.run(["git", "-C", str(REPO), "archive", baseline], check=True,
+                             capture_output=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+            archive.extractall(tmp / "old", filter="data")
+        old = _stage(config, overrides, tmp / "old", tmp / "out_old")
+        new = _stage(config, overrides, REPO, tmp / "out_new")
+        same = files(tmp / "out_old") == files(tmp / "out_new")
+        n = len(list((tmp / "out_new" / "sequences").iterdir()))
+    print(f"Blender stage, {n} sequences of {config} {' '.join(overrides)}")
+    print(f"  old ({baseline}): {old[0]:8.1f} s wall {old[1]:8.1f} s CPU")
+    print(f"  new (current):  {new[0]:8.1f} s wall {new[1]:8.1f} s CPU")
+    print(f"  ratio old/new:  {old[0] / new[0]:8.2f} x wall {old[1] / new[1]:6.2f} x CPU; "
+          f"outputs {'identical' if same else 'DIFFER'} (every file under sequences/)")
+    return 0 if same else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default=str(REPO / "scenes" / "quick.toml"))
@@ -185,7 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--levels", type=float, nargs="+", help="levels (default: the preset's)")
     p.add_argument("--sequences", type=int, default=1, help="subject/action pairs per level")
     p.add_argument("--labels-only", action="store_true", help="no rendering: labelling and agreement")
+    p.add_argument("--stage", action="store_true",
+                   help="time the whole Blender stage, --baseline code vs current (see above)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="preset overrides for --stage (repeatable)")
+    p.add_argument("--baseline", default="816abbc", help="git revision of the 'old' code (--stage)")
     args = p.parse_args(argv)
+    if args.stage:
+        return stage(args.config, args.overrides, args.baseline)
     overrides = [f"benchmark.frames={args.frames}", "render.frame_stride=1"]
     overrides += [f"render.engine={args.engine}"] if args.engine else []
     overrides += [f"render.samples={args.samples}"] if args.samples else []

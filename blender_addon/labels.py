@@ -216,6 +216,7 @@ class _Blocker:
     index: int
     keys: tuple | None
     shapes: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)  # frame -> shape-key values
     depsgraph: object = None  # of the frame being labelled (set by the caster)
     bound: tuple | None = None  # (p0, p1, radius, values lo, values hi)
 
@@ -227,7 +228,14 @@ class _Blocker:
         return cls(obj, is_occluder, index, keys)
 
     def values(self, frame: int) -> tuple:
-        """The shape-key values at ``frame`` (clamped to their sliders, as Blender does)."""
+        """The shape-key values at ``frame`` (clamped to their sliders, as Blender does), read
+        once per frame (the levels of a clip share this object, see ``BatchRayCaster``'s reuse)."""
+        cached = self.cache.get(frame)
+        if cached is None:
+            cached = self.cache[frame] = self._values(frame)
+        return cached
+
+    def _values(self, frame: int) -> tuple:
         return tuple(min(max(fc.evaluate(frame) if fc is not None else block.value,
                              block.slider_min), block.slider_max)
                      for block, _, fc in self.keys[1])
