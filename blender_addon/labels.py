@@ -369,16 +369,17 @@ class BatchRayCaster:
         inv = np.zeros((len(self.objects), 4, 4))
         for o in needed.tolist():
             trees[o] = self.objects[o].tree(evaluated[o], frame, values[o])
-            inv[o] = mats[o].inverted()
+            inv[o] = mats[o].inverted_safe()  # a zero scale gives no hits, not an error
         o_loc = inv[:, :3, :3] @ self.origin + inv[:, :3, 3]  # (O, 3) camera centre, local
         d_loc = np.einsum("nij,nj->ni", inv[o_idx, :3, :3], u[r_idx])
         s = np.sqrt(np.einsum("ni,ni->n", d_loc, d_loc))
-        d_loc /= s[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d_loc /= s[:, None]
         limit = length[r_idx] * s
         dist = np.array([trees[o].ray_cast(ol, dl, lim)[3]
                          for o, ol, dl, lim in zip(o_idx.tolist(), o_loc[o_idx].tolist(),
                                                    d_loc.tolist(), limit.tolist())], float)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):
             t = dist / s  # None (no hit) became NaN
             t = np.where(t < stop[r_idx, o_idx], t, np.inf)
         is_occ = self.is_occluder[o_idx]
