@@ -83,14 +83,55 @@ def subject_masks(joints_cam: np.ndarray, body, camera: Camera,
     visible = subject.copy()
     if occluders_cam is not None and occluders_cam.num_primitives and subject.any():
         v, u = np.nonzero(subject)
-        for s in range(0, len(v), CHUNK):
-            vv, uu = v[s:s + CHUNK], u[s:s + CHUNK]
-            dirs = rays[vv, uu]
-            t_obj = raycast.ray_occluders(np.zeros((len(vv), 3)), dirs, occluders_cam,
-                                          frames=np.zeros(len(vv), np.int64),
-                                          t_max=t_body[vv, uu, None]).min(axis=1)
-            visible[vv, uu] = ~(t_obj < t_body[vv, uu])
+        flat_rays = rays[v, u]
+        reach = _occluder_reach(occluders_cam, camera)
+        for i in range(occluders_cam.num_primitives):  # each over the subject pixels it may cover
+            if reach is None:
+                near = np.arange(len(v))
+            else:
+                (cu, cv), r = reach[i]
+                du, dv = u + 0.5 - cu, v + 0.5 - cv
+                near = np.flatnonzero(du * du + dv * dv <= r * r) if np.isfinite(r) else np.arange(len(v))
+            for s in range(0, len(near), CHUNK):
+                idx = near[s:s + CHUNK]
+                vv, uu = v[idx], u[idx]
+                t_obj = raycast.ray_primitive(np.zeros((len(idx), 3)), flat_rays[idx], occluders_cam, i,
+                                              frames=np.zeros(len(idx), np.int64), t_max=t_body[vv, uu])
+                visible[vv, uu] &= ~(t_obj < t_body[vv, uu])
     return visible, subject
+
+
+def _occluder_reach(occ: OccluderSet, camera: Camera):
+    """Per primitive of a 1-frame set: (pixel centre of its bounding ball's centre, reach in
+    pixels) -- the ball projects within that reach (see :func:`capsule_boxes`); reach inf when
+    the ball reaches the camera plane. None for cameras with distortion (all pixels)."""
+    if camera.has_distortion:
+        return None
+    from occpose.occlusion.occluders.geometry import BOX, CAPSULE, CYLINDER, SPHERE
+
+    out = []
+    for i in range(occ.num_primitives):
+        code, size = int(occ.shape[i]), np.asarray(occ.size[i], np.float64)
+        if code == BOX:
+            r = float(np.linalg.norm(size))
+        elif code == SPHERE:
+            r = float(size[0])
+        elif code == CAPSULE:
+            r = float(size[0] + size[2])
+        elif code == CYLINDER:
+            r = float(np.hypot(size[0], size[2]))
+        else:  # a mesh: its furthest vertex from the object origin
+            r = float(np.linalg.norm(occ.mesh_vertices(i), axis=-1).max())
+        r = r * (1 + 1e-9) + 1e-9
+        c = np.asarray(occ.pose[0, i, :3, 3], np.float64)
+        z = c[2]
+        if z - r <= 1e-3:
+            out.append(((0.0, 0.0), np.inf))
+            continue
+        uv = project_to_2d(c[None], camera)[0]
+        reach = r * np.linalg.norm(c) / ((z - r) * z) * max(camera.fx, camera.fy) + MARGIN
+        out.append(((float(uv[0]), float(uv[1])), float(reach)))
+    return out
 
 
 def _stadium(flat: np.ndarray, seg: np.ndarray, a: np.ndarray, b: np.ndarray, radius: np.ndarray,
