@@ -136,3 +136,40 @@ def test_segments_within_matches_sampling():
             dist = np.linalg.norm(pts - (p0[o] + t[:, None] * d2), axis=1).min()
             if abs(dist - radius[o]) > 1e-3:  # away from the sampling resolution
                 assert got[r, o] == (dist <= radius[o]), (r, o)
+
+
+def _masks_by_brute_force(joints_cam, body, camera, occ):
+    """Every pixel against every capsule and occluder primitive (the definition of the masks)."""
+    from occpose.occlusion.raycast import primitives
+    from blender_addon import distortion
+
+    rays = distortion.pixel_rays(camera).reshape(-1, 3)
+    a, b, radius = body.capsules(joints_cam)
+    t_body = np.min([primitives.ray_capsule(np.zeros(3), rays, a[s], b[s], radius[s])
+                     for s in range(len(a))], axis=0)
+    t_obj = primitives.ray_occluders(np.zeros_like(rays), rays, occ,
+                                     frames=np.zeros(len(rays), np.int64)).min(axis=1)
+    subject = np.isfinite(t_body)
+    return (subject & ~(t_obj < t_body)).reshape(camera.height, camera.width), \
+        subject.reshape(camera.height, camera.width)
+
+
+def test_masks_equal_brute_force(tmp_path):
+    """The culled masks (capsules over their projected reach, occluders over their bounding
+    balls' reach) equal casting every pixel against every primitive."""
+    cfg = load_config(write_tiny(tmp_path, frames=12, res=96, levels=[0.0]))
+    joints = motion_world(cfg, "S1", "walk")
+    cam = cfg.camera_objects(rendered=True)[0]
+    occ = handmade_occluders(joints, cam.position).in_camera_frame(cam)
+    body = cfg.body_model("S1")
+    from occpose.camera import world_to_camera
+
+    joints_cam = world_to_camera(joints, cam)
+    hidden = 0
+    for t in range(0, 12, 3):
+        got = masks.subject_masks(joints_cam[t], body, cam, occ.select_frames(t))
+        want = _masks_by_brute_force(joints_cam[t], body, cam, occ.select_frames(t))
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        hidden += int((want[1] & ~want[0]).sum())
+    assert hidden > 0  # occluders do hide some of the subject
