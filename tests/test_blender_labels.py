@@ -173,3 +173,22 @@ def test_masks_equal_brute_force(tmp_path):
         np.testing.assert_array_equal(got[1], want[1])
         hidden += int((want[1] & ~want[0]).sum())
     assert hidden > 0  # occluders do hide some of the subject
+
+
+def test_batch_caster_rereads_meshes_with_modifiers(tmp_path):
+    """Blockers whose evaluated mesh may change any frame (a modifier here; an armature for a
+    rigged character) take the re-read path and still give the reference's labels."""
+    cfg, inputs, scene = built(tmp_path, frames=8)
+    for obj in bridge.collection(scene, bridge.OCCLUDERS).objects:
+        obj.modifiers.new("tri", "TRIANGULATE")
+    params = sequence.visibility_params(cfg)
+    blockers = bridge.blockers(scene)
+    origin = np.asarray(inputs.camera.position, np.float64)
+    fast = labels.BatchRayCaster(scene, blockers, inputs.body.incidence, params, origin)
+    assert any(b.keys is None for b in fast.objects) and any(b.keys is not None for b in fast.objects)
+    ref = labels.RayCaster(scene, blockers, inputs.body.incidence, params, origin)
+    a = labels.label_scene(scene, ref, inputs.joints_cam, inputs.body, inputs.camera)
+    b = labels.label_scene(scene, fast, inputs.joints_cam, inputs.body, inputs.camera)
+    assert a.occluded_by_object.any()
+    np.testing.assert_array_equal(b.visibility, a.visibility)
+    np.testing.assert_array_equal(b.occluded_by_object, a.occluded_by_object)
