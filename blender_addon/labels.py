@@ -277,7 +277,8 @@ class _Blocker:
 
     def _build(self, evaluated) -> "_Shape":
         """The tree of the evaluated (final) mesh; re-read meshes also give their bounds."""
-        tree = BVHTree.FromObject(evaluated, self.depsgraph)  # epsilon 0: the triangle test of scene.ray_cast
+        # epsilon 0: the triangle test of scene.ray_cast (mathutils sphere-casts for epsilon > 0)
+        tree = BVHTree.FromObject(evaluated, self.depsgraph)
         if self.keys is not None:
             return _Shape(tree, None)
         mesh = evaluated.to_mesh()
