@@ -5,6 +5,7 @@ Usage:
     .venv/bin/python benchmark/bench_visibility.py --frames 50000 --backends numpy --workers 1
     .venv/bin/python benchmark/bench_visibility.py --no-mesh --rays 9 --chunk 128
     .venv/bin/python benchmark/bench_visibility.py --backends torch --torch-threads 1
+    .venv/bin/python benchmark/bench_visibility.py --backends numpy --baseline 816abbc  # old vs new
 
 Scene: a walking-ish 17-joint subject (S1, 1.75 m) about 4 m in front of the camera with random
 yaw, stride, arm swing and position per frame, and four occluders moving slightly per frame: a
