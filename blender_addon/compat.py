@@ -109,6 +109,19 @@ def set_view_transform(scene, names=("Filmic", "Standard")) -> str:
     return scene.view_settings.view_transform
 
 
+def icon(*names: str) -> str:
+    """The first of ``names`` that this Blender has as a UI icon, else "NONE" (icons are renamed
+    between versions, e.g. SEQUENCE_COLOR_01 -> STRIP_COLOR_01 in 4.x, and an unknown icon name
+    is an error in ``layout.label``)."""
+    if names not in _ICONS:
+        items = set(bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items.keys())
+        _ICONS[names] = next((n for n in names if n in items), "NONE")
+    return _ICONS[names]
+
+
+_ICONS: dict[tuple, str] = {}
+
+
 def view_layer_depsgraph(scene):
     """The evaluated depsgraph of the scene's first view layer (the scene need not be active)."""
     return scene.view_layers[0].depsgraph

@@ -39,7 +39,8 @@ def test_register_unregister_reregister():
         blender_addon.register()
         assert registered() == ["OCCPOSE_PG_settings", "OCCPOSE_OT_build_scene",
                                 "OCCPOSE_OT_place_occluders", "OCCPOSE_OT_label_visibility",
-                                "OCCPOSE_OT_render_benchmark", "OCCPOSE_PT_main", "OCCPOSE_PT_render"]
+                                "OCCPOSE_OT_render_benchmark", "OCCPOSE_PT_main", "OCCPOSE_PT_legend",
+                                "OCCPOSE_PT_render"]
         assert hasattr(bpy.types, "OCCPOSE_OT_build_scene")
         assert hasattr(bpy.types.Scene, "occpose") and bpy.context.scene.occpose.subject == "S1"
         assert bpy.ops.occpose.build_scene.poll()
