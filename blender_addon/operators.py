@@ -35,6 +35,8 @@ from .properties import choices_of, default_preset
 RENDER_SCENE = "OccPose Render"
 BUILT, PLACED = "occpose_built", "occpose_placed_level"
 LABEL_CHUNK = 10  # frames labelled per step
+FIRST_SLICE = 1.0  # seconds of work in invoke, before Blender first redraws
+_UI_SECONDS: list[float] = []  # Blender's time between slices, measured by the last modal job
 CLI_WORDS = (("use another --out or pass --overwrite", "choose another Output folder or tick Overwrite"),
              ("--out", "the Output folder"), ("--overwrite", "Overwrite"), ("--seed", "Seed"))
 
@@ -275,7 +277,10 @@ class _JobOperator(bpy.types.Operator):
         if bpy.app.background or context.window is None:
             return self.execute(context)
         try:
-            self._job = self.new_job(context)
+            self._job = job = self.new_job(context)
+            job.ui_seconds = _UI_SECONDS[-1] if _UI_SECONDS else None
+            if job.run_slice(max(job.slice_budget(), FIRST_SLICE)):
+                return self.done(context, job.message)
         except Exception as e:  # noqa: BLE001
             return self.failed(context, e)
         wm = context.window_manager
@@ -306,6 +311,8 @@ class _JobOperator(bpy.types.Operator):
         if not finished:
             return {"RUNNING_MODAL"}
         self._stop_timer(context)
+        if self._job.ui_seconds is not None:
+            _UI_SECONDS[:] = [self._job.ui_seconds]
         return self.done(context, self._job.message)
 
 

@@ -12,7 +12,9 @@ frame, a build stage) and returns its final message. :class:`Job` runs it
   event made the panel 10 to 14 times slower than a direct call there. A slice therefore lasts
   until the work is ``work_share`` (90 %) of the wall time: the time Blender spent between the
   previous slice and this one is measured, and the slice lasts ``work_share / (1 - work_share)``
-  times as long (at least ``min_slice``, at most ``max_slice``: Esc is seen within that).
+  times as long (at least ``min_slice``, at most ``max_slice``: Esc is seen within that). The
+  operator runs the first slice right away in ``invoke`` (before Blender redraws at all), sized
+  from the redraw time of the previous job.
 
 Progress reaches Blender through ``window_manager.progress_begin/update/end`` (the progress
 cursor) and ``workspace.status_text_set`` (the status bar: the job, done/total, time left, "Esc
@@ -108,13 +110,14 @@ class Job:
         budget = self.ui_seconds * self.work_share / (1.0 - self.work_share)
         return min(max(budget, self.min_slice), self.max_slice)
 
-    def run_slice(self) -> bool:
-        """Advance for one time slice; True when the job finished (then it is also ended)."""
+    def run_slice(self, budget: Optional[float] = None) -> bool:
+        """Advance for one time slice (``budget`` seconds, default :meth:`slice_budget`); True
+        when the job finished (then it is also ended)."""
         start = self.clock()
         if self._slice_end is not None:
             between = start - self._slice_end
             self.ui_seconds = between if self.ui_seconds is None else 0.5 * (self.ui_seconds + between)
-        budget = self.slice_budget()
+        budget = self.slice_budget() if budget is None else budget
         try:
             while True:
                 if self._advance():
