@@ -16,8 +16,8 @@ import bpy
 from . import compat
 from .properties import default_preset
 
-LEGEND = (("green", "visible", "04"), ("orange", "hidden by the body", "02"),
-          ("red", "hidden by an occluder", "01"), ("grey", "out of frame", "09"))  # colour icon number
+LEGEND = (("green", "visible", "04"), ("orange", "hidden by body", "02"),
+          ("red", "hidden by object", "01"), ("grey", "out of frame", "09"))  # colour icon number
 LEVEL_ICONS = {"INFO": "INFO", "WARNING": "ERROR", "ERROR": "CANCEL"}
 
 _INFO: dict = {}  # settings key -> what the panel shows about them
@@ -44,7 +44,7 @@ def settings_info(s) -> dict:
             r = cfg.render
             _INFO[key] = {"frames": cfg.benchmark.frames, "seed": cfg.benchmark.seed,
                           "render": f"{r.engine.capitalize()} {r.resolution[0]} x {r.resolution[1]} px, "
-                                    f"{r.samples} samples, every {r.frame_stride}. frame",
+                                    f"{r.samples} samples, 1 in {r.frame_stride} frames rendered",
                           "job": job_size(cfg).summary(), "error": ""}
         except OccposeError as e:
             _INFO[key] = {"error": " ".join(str(e).split())}
@@ -53,7 +53,7 @@ def settings_info(s) -> dict:
 
 def wrapped(layout, text: str, context, icon: str = "NONE") -> None:
     """``text`` as labels wrapped to the region's width (the first line with ``icon``)."""
-    width = max(18, int(context.region.width / (7 * context.preferences.view.ui_scale)) - 2)
+    width = max(16, int(context.region.width / (8.5 * context.preferences.view.ui_scale)) - 3)
     col = layout.column(align=True)
     for i, line in enumerate(textwrap.wrap(text, width) or [""]):
         col.label(text=line, icon=icon if i == 0 else "BLANK1" if icon != "NONE" else "NONE")
@@ -79,10 +79,11 @@ class OCCPOSE_PT_main(_SidebarTab, bpy.types.Panel):
         layout.prop(s, "preset", text="")
         if info["error"]:
             wrapped(layout, info["error"], context, "CANCEL")
-        col = layout.column(align=True)
-        col.prop(s, "subject")
-        col.prop(s, "action")
-        col.prop(s, "camera")
+        split = layout.split(factor=0.36, align=True)  # labels that fit the default sidebar width
+        names, fields = split.column(align=True), split.column(align=True)
+        for prop in ("subject", "action", "camera"):
+            names.label(text=prop.capitalize())
+            fields.prop(s, prop, text="")
         col = layout.column(align=True)
         col.prop(s, "frames", text="Frames (0: preset)" if not s.frames else "Frames")
         col.prop(s, "seed", text="Seed (-1: preset)" if s.seed < 0 else "Seed")
@@ -100,7 +101,6 @@ class OCCPOSE_PT_legend(_SidebarTab, bpy.types.Panel):
     bl_label = "Joint marker colours"
     bl_idname = "OCCPOSE_PT_legend"
     bl_parent_id = "OCCPOSE_PT_main"
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
         col = self.layout.column(align=True)
@@ -120,8 +120,10 @@ class OCCPOSE_PT_render(_SidebarTab, bpy.types.Panel):
         info = settings_info(s)
         layout = self.layout
         layout.use_property_split = False
+        split = layout.split(factor=0.36, align=True)
+        split.label(text="Engine")
+        split.prop(s, "engine", text="")
         col = layout.column(align=True)
-        col.prop(s, "engine")
         col.label(text="Resolution (0: preset)")
         col.row(align=True).prop(s, "resolution", text="")
         col.prop(s, "samples", text="Samples (0: preset)" if not s.samples else "Samples")

@@ -67,7 +67,7 @@ class Job:
     """
 
     def __init__(self, title: str, steps: StepGenerator, window_manager, workspace=None,
-                 work_share: float = 0.9, min_slice: float = 0.05, max_slice: float = 5.0,
+                 work_share: float = 0.9, min_slice: float = 0.05, max_slice: float = 10.0,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.title, self.steps = title, steps
         self.wm, self.workspace, self.clock = window_manager, workspace, clock

@@ -59,7 +59,7 @@ def test_run_to_the_end_reports_progress_and_resets_the_status_bar():
 def test_slices_grow_with_the_time_blender_takes_between_them():
     rec, clock, log = Recorder(), Clock(), []
     job = Job("Thing", work(200, clock, 0.1, log), rec, rec, clock=clock, work_share=0.9,
-              min_slice=0.05, max_slice=5.0)
+              min_slice=0.05, max_slice=5.0)  # 5 s cap here
     assert job.run_slice() is False and len(log) == 1  # no measurement yet: one minimal slice
     clock.t += 1.0  # Blender redraws for 1 s
     assert job.slice_budget() == 0.05
