@@ -5,7 +5,8 @@ Usage (from the repository root; a display is needed, Xvfb will do)::
     xvfb-run -a -s "-screen 0 1280x800x24" blender --factory-startup -P benchmark/bench_addon_modal.py -- \
         [--config tests/data/tiny_render.toml] [--frames N] [--repeats 2] [--out DIR]
 
-Registers the add-on from this checkout, then alternates, ``--repeats`` times each:
+Registers the add-on from this checkout, renders once untimed (the first render of a session
+pays for kernel and cache set-up), then alternates, ``--repeats`` times each:
 
 * direct: ``bpy.ops.occpose.render_benchmark('EXEC_DEFAULT')``, what a Python call runs;
 * modal: ``bpy.ops.occpose.render_benchmark('INVOKE_DEFAULT')`` in the 3D View, what the panel
@@ -13,8 +14,8 @@ Registers the add-on from this checkout, then alternates, ``--repeats`` times ea
   handling events and redrawing between them.
 
 Each run renders the whole preset into a fresh folder. Prints both times (best of the repeats),
-their ratio modal / direct, and whether every output file is byte-identical; exits 1 when the
-outputs differ or a run fails. The modal time is measured from the invoke call to the
+their ratio modal / direct, and whether each modal run's output is byte-identical to the direct
+run before it; exits 1 when they differ or a run fails. The modal time is measured from the invoke call to the
 panel's status line saying "Rendered ...", polled every 0.02 s.
 """
 
@@ -53,20 +54,21 @@ def view3d_override():
     return {"window": window, "screen": window.screen, "area": area, "region": region}
 
 
-def same_tree(a: Path, b: Path) -> tuple[bool, int]:
-    """Whether two folders hold the same files with the same bytes; and how many files."""
-    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
-    same = files_a == files_b and all(filecmp.cmp(a / f, b / f, shallow=False) for f in files_a)
-    return same, len(files_a)
+def differing(a: Path, b: Path) -> list[str]:
+    """Files that are not byte-identical in two folders (or in only one of them)."""
+    files_a = {p.relative_to(a) for p in a.rglob("*") if p.is_file()}
+    files_b = {p.relative_to(b) for p in b.rglob("*") if p.is_file()}
+    diff = files_a ^ files_b
+    diff |= {f for f in files_a & files_b if not filecmp.cmp(a / f, b / f, shallow=False)}
+    return sorted(str(f) for f in diff)
 
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.root = Path(args.out or tempfile.mkdtemp(prefix="occpose-modal-"))
-        self.plan = [kind for _ in range(args.repeats) for kind in ("direct", "modal")]
-        self.times: dict[str, list[float]] = {"direct": [], "modal": []}
+        self.plan = ["warmup"] + [kind for _ in range(args.repeats) for kind in ("direct", "modal")]
+        self.times: dict[str, list[float]] = {"warmup": [], "direct": [], "modal": []}
         self.folders: list[Path] = []
         self.pending = None  # (kind, folder, t0) of the running modal render
         self.failed = ""
@@ -99,8 +101,8 @@ class Bench:
         self.settings(folder)
         with bpy.context.temp_override(**view3d_override()):
             t0 = time.perf_counter()
-            result = bpy.ops.occpose.render_benchmark("EXEC_DEFAULT" if kind == "direct" else "INVOKE_DEFAULT")
-        if kind == "direct":
+            result = bpy.ops.occpose.render_benchmark("INVOKE_DEFAULT" if kind == "modal" else "EXEC_DEFAULT")
+        if kind != "modal":
             if result != {"FINISHED"}:
                 self.failed = f"direct run ended with {result}"
                 return self.done()
@@ -120,14 +122,23 @@ class Bench:
             print(f"bench_addon_modal: {self.failed}", flush=True)
         else:
             d, m = min(self.times["direct"]), min(self.times["modal"])
-            same = [same_tree(self.folders[0], f) for f in self.folders[1:]]
-            identical = all(s for s, _ in same)
             print(f"Blender {bpy.app.version_string}, {Path(self.args.config).name}, best of "
                   f"{self.args.repeats}", flush=True)
             print(f"direct: {d:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in self.times['direct'])})")
             print(f"modal:  {m:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in self.times['modal'])})")
-            print(f"modal / direct: {m / d:.3f}")
-            print(f"outputs byte-identical: {identical} ({same[0][1] if same else 0} files per run)", flush=True)
+            pairs = sorted(b / a for a, b in zip(self.times["direct"], self.times["modal"]))
+            print(f"modal / direct: {m / d:.3f} (best of each), median of the pairs {pairs[len(pairs) // 2]:.3f}, "
+                  f"pairs: {', '.join(f'{r:.3f}' for r in pairs)}")
+            identical = True
+            for i in range(1, len(self.folders) - 1, 2):  # each modal run against the direct run before it
+                direct, modal = self.folders[i], self.folders[i + 1]
+                diff = differing(direct, modal)
+                identical &= not diff
+                print(f"{modal.name} vs {direct.name}: "
+                      + ("byte-identical" if not diff else f"{len(diff)} files differ, e.g. {diff[:3]}"))
+            others = [f.name for f in self.folders[1:] if differing(self.folders[0], f)]
+            print(f"untimed first run {self.folders[0].name} ({self.times['warmup'][0]:.2f} s): "
+                  + (f"differs from {', '.join(others)}" if others else "identical to all others"))
             rc = 0 if identical else 1
         bpy.app.timers.register(lambda: self.quit(rc), first_interval=0.1)
         return None

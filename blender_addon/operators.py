@@ -37,6 +37,7 @@ BUILT, PLACED = "occpose_built", "occpose_placed_level"
 LABEL_CHUNK = 10  # frames labelled per step
 FIRST_SLICE = 1.0  # seconds of work in invoke, before Blender first redraws
 _UI_SECONDS: list[float] = []  # Blender's time between slices, measured by the last modal job
+_RUNNING: set[str] = set()  # the modal job now running (one at a time: they share the scene)
 CLI_WORDS = (("use another --out or pass --overwrite", "choose another Output folder or tick Overwrite"),
              ("--out", "the Output folder"), ("--overwrite", "Overwrite"), ("--seed", "Seed"))
 
@@ -244,6 +245,14 @@ class _JobOperator(bpy.types.Operator):
     bl_options = {"REGISTER"}
     cancel_note = "nothing was changed"
 
+    @classmethod
+    def poll(cls, context):
+        if _RUNNING:
+            if hasattr(cls, "poll_message_set"):  # Blender 3.0+: the greyed-out button's tooltip
+                cls.poll_message_set(f"{', '.join(sorted(_RUNNING))} is running (Esc cancels it)")
+            return False
+        return True
+
     def steps(self, context, s) -> StepGenerator:
         raise NotImplementedError
 
@@ -286,9 +295,11 @@ class _JobOperator(bpy.types.Operator):
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.01, window=context.window)
         wm.modal_handler_add(self)
+        _RUNNING.add(self.bl_label)
         return {"RUNNING_MODAL"}
 
     def _stop_timer(self, context) -> None:
+        _RUNNING.discard(self.bl_label)
         if getattr(self, "_timer", None) is not None:
             context.window_manager.event_timer_remove(self._timer)
             self._timer = None

@@ -1,4 +1,4 @@
-"""The add-on: registration, operators run headlessly, installable zips."""
+"""The add-on: registration, operators run headlessly, the installable zip."""
 
 from __future__ import annotations
 

@@ -201,3 +201,12 @@ def test_failures_are_one_line_without_cli_flags(addon, tmp_path):
     with pytest.raises(RuntimeError):
         bpy.ops.occpose.render_benchmark()
     assert addon.status_level == "ERROR" and "\n" not in addon.status and "Traceback" not in addon.status
+
+
+def test_one_modal_job_at_a_time(addon):
+    operators._RUNNING.add("Render Benchmark")
+    try:
+        assert not bpy.ops.occpose.build_scene.poll() and not bpy.ops.occpose.render_benchmark.poll()
+    finally:
+        operators._RUNNING.clear()
+    assert bpy.ops.occpose.build_scene.poll()
