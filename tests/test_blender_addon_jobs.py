@@ -53,6 +53,7 @@ def modal_job(steps, rec, **kw) -> Job:
     return Job("test", steps, rec, rec, min_slice=0.0, **kw)
 
 
+@pytest.mark.filterwarnings("ignore:.*blend relative")  # Blender warns about // on unsaved files
 def test_unsaved_file_refuses_relative_output(addon, tmp_path, monkeypatch):
     assert bpy.data.filepath == ""  # the bpy module starts with an unsaved file
     monkeypatch.chdir(tmp_path)
