@@ -37,7 +37,12 @@ BUILT, PLACED = "occpose_built", "occpose_placed_level"
 LABEL_CHUNK = 10  # frames labelled per step
 FIRST_SLICE = 1.0  # seconds of work in invoke, before Blender first redraws
 _UI_SECONDS: list[float] = []  # Blender's time between slices, measured by the last modal job
-_RUNNING: set[str] = set()  # the modal job now running (one at a time: they share the scene)
+_RUNNING: dict[str, Job] = {}  # the modal job now running (one at a time: they share the scene)
+
+
+def running_job() -> Job | None:
+    """The modal job now running (the panel shows its progress), or None."""
+    return next(iter(_RUNNING.values()), None)
 CLI_WORDS = (("use another --out or pass --overwrite", "choose another Output folder or tick Overwrite"),
              ("--out", "the Output folder"), ("--overwrite", "Overwrite"), ("--seed", "Seed"))
 
@@ -295,11 +300,11 @@ class _JobOperator(bpy.types.Operator):
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.01, window=context.window)
         wm.modal_handler_add(self)
-        _RUNNING.add(self.bl_label)
+        _RUNNING[self.bl_label] = job
         return {"RUNNING_MODAL"}
 
     def _stop_timer(self, context) -> None:
-        _RUNNING.discard(self.bl_label)
+        _RUNNING.pop(self.bl_label, None)
         if getattr(self, "_timer", None) is not None:
             context.window_manager.event_timer_remove(self._timer)
             self._timer = None
@@ -320,6 +325,11 @@ class _JobOperator(bpy.types.Operator):
             self._stop_timer(context)
             return self.failed(context, e)
         if not finished:
+            for area in getattr(context.screen, "areas", ()):  # the panel's progress bar
+                if area.type == "VIEW_3D":
+                    for region in area.regions:
+                        if region.type == "UI":
+                            region.tag_redraw()
             return {"RUNNING_MODAL"}
         self._stop_timer(context)
         if self._job.ui_seconds is not None:

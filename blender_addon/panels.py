@@ -14,6 +14,7 @@ from pathlib import Path
 import bpy
 
 from . import compat
+from .operators import running_job
 from .properties import default_preset
 
 LEGEND = (("green", "visible", "04"), ("orange", "hidden by body", "02"),
@@ -93,7 +94,14 @@ class OCCPOSE_PT_main(_SidebarTab, bpy.types.Panel):
         layout.prop(s, "level", text="Occlusion level", slider=True)
         layout.operator("occpose.place_occluders", icon="MESH_CUBE")
         layout.operator("occpose.label_visibility", icon="HIDE_OFF")
-        if s.status:
+        job = running_job()
+        if job is not None:
+            box = layout.box()
+            if hasattr(box, "progress"):  # Blender 4.0+: a progress bar
+                box.progress(factor=job.step.fraction if job.step else 0.0, type="BAR",
+                             text=f"{job.title}: {100 * (job.step.fraction if job.step else 0):.0f} %")
+            wrapped(box, job.status_text(), context, "TIME")
+        elif s.status:
             wrapped(layout.box(), s.status, context, LEVEL_ICONS.get(s.status_level, "INFO"))
 
 

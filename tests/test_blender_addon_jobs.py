@@ -205,9 +205,10 @@ def test_failures_are_one_line_without_cli_flags(addon, tmp_path):
 
 
 def test_one_modal_job_at_a_time(addon):
-    operators._RUNNING.add("Render Benchmark")
+    operators._RUNNING["Render Benchmark"] = Job("Render Benchmark", iter(()), Recorder())
     try:
         assert not bpy.ops.occpose.build_scene.poll() and not bpy.ops.occpose.render_benchmark.poll()
+        assert operators.running_job().title == "Render Benchmark"  # the panel shows its progress
     finally:
         operators._RUNNING.clear()
-    assert bpy.ops.occpose.build_scene.poll()
+    assert bpy.ops.occpose.build_scene.poll() and operators.running_job() is None
