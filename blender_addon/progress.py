@@ -8,8 +8,8 @@ frame, a build stage) and returns its final message. :class:`Job` runs it
 * to the end (:meth:`Job.run`: a call from Python or background mode), or
 * in time slices (:meth:`Job.run_slice`: the modal operator on each timer event). Between two
   slices Blender handles events (Esc) and redraws the window. A redraw after a frame change
-  costs ~20 ms on a GPU but 0.2 to 2 s with software OpenGL (Xvfb, llvmpipe), so one frame per
-  event made the panel 10 to 14 times slower than a direct call there. A slice therefore lasts
+  took 0.2 to 2 s with software OpenGL (Xvfb, llvmpipe; a GPU display is far faster), so one
+  frame per event made the panel 10 to 14 times slower than a direct call there. A slice lasts
   until the work is ``work_share`` (90 %) of the wall time: the time Blender spent between the
   previous slice and this one is measured, and the slice lasts ``work_share / (1 - work_share)``
   times as long (at least ``min_slice``, at most ``max_slice``: Esc is seen within that). The
