@@ -27,7 +27,7 @@ from occpose.generate import SequenceKey, motion_world, visibility_params
 from occpose.occlusion.occluders.geometry import OccluderSet
 from occpose.occlusion.raycast.visibility import VisibilityLabels, label_visibility
 
-from . import bridge, labels, pipeline, render, sequence
+from . import bridge, labels, pipeline, render, sequence, user_scene
 from .jobsize import job_size
 from .progress import Job, Step, StepGenerator
 from .properties import choices_of, default_preset
@@ -184,7 +184,8 @@ def place_steps(scene, s) -> StepGenerator:
 
 def label_steps(scene, s) -> StepGenerator:
     cfg = built_config(scene, s)
-    inputs = selected_inputs(cfg, s, scene.get(PLACED))
+    inputs = user_scene.with_scene_occluders(scene, selected_inputs(cfg, s, scene.get(PLACED)),
+                                             user_scene.collection_setting(scene))
     n_t = inputs.n_frames
     total = n_t + 1
     yield Step(0, total, "ray casts")
@@ -199,7 +200,7 @@ def label_steps(scene, s) -> StepGenerator:
         yield Step(frames.stop, total, f"frame {frames.stop}/{n_t}")
     states = labels.joint_states(lab)
     bridge.joint_markers(scene, inputs.joints_world, states, inputs.body.skeleton.joint_names)
-    occ = inputs.occluders.in_camera_frame(inputs.camera)  # an empty set labels as None
+    occ = inputs.all_occluders.in_camera_frame(inputs.camera)  # an empty set labels as None
     analytic = label_visibility(inputs.joints_cam, inputs.body, inputs.camera, occ, params)
     yield Step(total, total, "done")
     share = np.bincount(states.ravel(), minlength=4) / states.size * 100
@@ -218,12 +219,15 @@ def merge_frames(into: VisibilityLabels, part: VisibilityLabels, frames: range) 
     return VisibilityLabels(**arrays)
 
 
-def render_steps(s) -> StepGenerator:
+def render_steps(s, occluder_collection: str | None = None) -> StepGenerator:
+    """``occluder_collection``: the user's occluder objects to take along
+    (``user_scene.render_setting``), None for none."""
     out = output_folder(s)
     cfg = settings_config(s)
     scene = bridge.ensure_scene(RENDER_SCENE)
     size = job_size(cfg)
-    progress = pipeline.iter_benchmark(cfg, out, overwrite=s.overwrite, scene=scene)
+    progress = pipeline.iter_benchmark(cfg, out, overwrite=s.overwrite, scene=scene,
+                                       occluder_collection=occluder_collection)
     finished = False
     try:
         while True:
@@ -377,7 +381,7 @@ class OCCPOSE_OT_render_benchmark(_JobOperator):
     cancel_note = "finished sequences are kept; Render Benchmark again to resume"
 
     def steps(self, context, s):
-        return render_steps(s)
+        return render_steps(s, user_scene.render_setting(context.scene))
 
 
 CLASSES = (OCCPOSE_OT_build_scene, OCCPOSE_OT_place_occluders, OCCPOSE_OT_label_visibility,
