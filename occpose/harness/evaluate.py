@@ -344,9 +344,10 @@ def _diff_fmt(names: tuple[str, str]):
 
 def assemble_results(evals: list[RunEval], labels: list[str], axes: dict, header: dict,
                      layout: SequenceLayout, *, n_boot: int = stats.N_BOOTSTRAP,
-                     boot_seed: int = stats.BOOTSTRAP_SEED) -> tuple[dict, list[np.ndarray]]:
+                     boot_seed: int = stats.BOOTSTRAP_SEED, reference: int = 0) -> tuple[dict, list[np.ndarray]]:
     """The results.json document (per-run values, per-model statistics over seeds with 95%
-    bootstrap intervals, paired differences of every model against the first) and each run's
+    bootstrap intervals, paired differences of every model against model ``reference``, by
+    default the first) and each run's
     (L+1, A+1, M, S, J+1) cube of values, in the order of ``evals``."""
     results = {"format": RESULTS_FORMAT, "metrics": list(METRICS), "splits": list(SPLITS),
                "units": UNITS, **axes, **header,
@@ -357,7 +358,7 @@ def assemble_results(evals: list[RunEval], labels: list[str], axes: dict, header
                "runs": [], "models": {}, "differences": {}}
     names = list(dict.fromkeys(labels))
     idx = {lab: [i for i, x in enumerate(labels) if x == lab] for lab in names}
-    pairs = [(k, 0) for k in range(1, len(names))]
+    pairs = [(k, reference) for k in range(len(names)) if k != reference]
     st = cube_statistics([[evals[i].cube for i in idx[lab]] for lab in names], layout, pairs,
                          n_boot, boot_seed)
     cubes: list = [None] * len(evals)

@@ -21,6 +21,7 @@ from ..skeleton import Skeleton
 __all__ = ["write_csv", "markdown", "main_table", "differences_table", "plot_mpjpe_by_level", "plot_per_joint",
            "plot_skeletons"]
 
+MIN_CLUSTERS = 10       # fewer independent clips than this: the report warns about the intervals
 _NAMES = {"mpjpe": "MPJPE", "p_mpjpe": "P-MPJPE", "n_mpjpe": "N-MPJPE", "mpjve": "MPJVE"}
 
 
@@ -93,7 +94,10 @@ def _interval_note(results: dict) -> str:
             f"seeds the interval is that of the seed-mean and ± the sample std over seeds. "
             f"Errors in mm after root alignment; MPJVE in mm/frame. Visible/occluded: ray-cast "
             f"truth, out-of-frame joints excluded from both (counted in 'all'); occluded joints "
-            f"are also split by their first blocker (body or object).")
+            f"are also split by their first blocker (body or object)."
+            + (f" **Only {iv['clusters']} clips: a bootstrap over so few independent units gives "
+               f"intervals that are too narrow; treat them as rough.**"
+               if iv.get("clusters", 99) < MIN_CLUSTERS else ""))
 
 
 def markdown(results: dict, title: str = "") -> str:
@@ -108,16 +112,18 @@ def markdown(results: dict, title: str = "") -> str:
                 f"{' …' if len(p['missing']) > 10 else ''}. Not comparable with full results.**", ""]
     out += [f"{results['sequences']} test sequences, {results['frames']} frames; runs: "
             + ", ".join(f"{m} ({n} seed{'s' if n != 1 else ''})" for m, n in seeds.items())
-            + f"; test-time flip: {'on for TCN models' if results['flip'] else 'off'}.", "",
+            + (f"; test-time flip: {'on for TCN models' if results['flip'] else 'off'}."
+               if results.get("source") != "predictions" else
+               "; scored from prediction files (root-aligned: the root joint is subtracted)."), "",
             _interval_note(results), ""]
     for metric in results["metrics"]:
         out += [f"## {_NAMES[metric]} by occlusion level ({results['units'][metric]})", "",
                 _level_table(results, metric), ""]
     if results.get("differences"):
         out += ["## Paired differences (MPJPE, mm, all joints)", "",
-                "Difference of each model's MPJPE to the first model's on the same test sequences, "
-                "with its 95% paired-bootstrap interval; * = the interval excludes 0. Negative = "
-                "lower error than the reference.", "",
+                "Each row: the first-named model's MPJPE minus the second's on the same test "
+                "sequences, with its 95% paired-bootstrap interval (the same resamples for both); "
+                "* = the interval excludes 0. Negative = the first-named model errs less.", "",
                 differences_table(results), ""]
     out += ["## Visible vs occluded joints (MPJPE, mm)", ""]
     levels = results["levels"]
@@ -132,6 +138,12 @@ def markdown(results: dict, title: str = "") -> str:
     rows = [[j] + [_cell(d["by_joint"][j]["mpjpe"]["all"]) for d in models.values()]
             for j in results["joints"]]
     out += [md_table(["joint"] + list(models), rows), ""]
+    if results.get("source") == "predictions":
+        out += ["## Prediction files", "", md_table(
+            ["file", "model", "sha256", "sequences"],
+            [[r["run"], r["model"], r["sha256"][:16] + "…", str(r["sequences"])]
+             for r in results["runs"]]), ""]
+        return "\n".join(out)
     out += ["## Runs", "", md_table(
         ["run", "model", "seed", "epochs", "flip", "frames/s"],
         [[r["run"], r["model"], str(r["seed"]), str(r["epochs"]) + ("" if r["complete"] else " (incomplete)"),
