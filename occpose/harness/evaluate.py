@@ -419,7 +419,7 @@ def test_axes(sequences, skeleton) -> tuple[list[float], list[str], dict]:
 def evaluate_runs(sequences_test: list[PoseSequence], run_dirs: list[str | Path],
                   out_dir: str | Path, *, device: str = "auto", flip: bool = True,
                   progress: bool = True, plots: bool = True, n_boot: int = stats.N_BOOTSTRAP,
-                  boot_seed: int = stats.BOOTSTRAP_SEED) -> dict:
+                  boot_seed: int = stats.BOOTSTRAP_SEED, loaded: list = ()) -> dict:
     """Evaluate runs on test sequences and write the results (module docstring).
 
     Writes ``results.json``, ``results.csv`` (long format: model, seed, level, action, joint,
@@ -435,6 +435,9 @@ def evaluate_runs(sequences_test: list[PoseSequence], run_dirs: list[str | Path]
         progress: tqdm progress bar on stderr.
         plots: write the PNG plots.
         n_boot, boot_seed: bootstrap resamples and seed of the intervals (:mod:`occpose.stats`).
+        loaded: further runs already loaded (:class:`~.inference.LoadedRun`, e.g. VideoPose3D
+            checkpoints from :func:`~.vp3d_checkpoint.load_videopose3d_run`), labelled
+            ``videopose3d:<file name>``.
     Returns:
         The ``results.json`` content.
     """
@@ -442,22 +445,31 @@ def evaluate_runs(sequences_test: list[PoseSequence], run_dirs: list[str | Path]
 
     if not sequences_test:
         raise OccposeError("no test sequences (is the data's test split empty?)")
-    if not run_dirs:
+    if not run_dirs and not loaded:
         raise OccposeError("no runs to evaluate")
     dev = resolve_device(device)
     sequences = sorted(sequences_test, key=lambda s: s.id)
     num_joints = sequences[0].joints_2d.shape[1]
     run_dirs = [Path(d) for d in run_dirs]
-    all_settings, labels = _check_runs(run_dirs, num_joints)
+    all_settings, labels = _check_runs(run_dirs, num_joints) if run_dirs else ([], [])
+    for r in loaded:
+        if r.skeleton.num_joints != num_joints:
+            raise OccposeError(f"{r.dir}: the model has {r.skeleton.num_joints} joints, the test "
+                               f"data {num_joints}")
+        all_settings.append(r.settings)
+        labels.append(f"videopose3d:{r.dir.name}")
+    if len(set(labels[len(run_dirs):])) != len(loaded):
+        raise OccposeError("two --videopose3d checkpoints with the same file name; rename one")
     skeleton = skeleton_for(num_joints, all_settings[0].skeleton)
     levels, actions, axes = test_axes(sequences, skeleton)
     inputs: dict[str, list[Prepared]] = {}          # runs with the same inputs share them
     evals: list[RunEval] = []
     picks: list[tuple[int, int]] = []
-    bar = tqdm(total=len(run_dirs) * len(sequences), desc="evaluate", unit="seq",
+    bar = tqdm(total=(len(run_dirs) + len(loaded)) * len(sequences), desc="evaluate", unit="seq",
                disable=not progress, file=sys.stderr)
-    for run_dir in run_dirs:
-        run = load_run(run_dir, dev, num_joints)                # one model in memory at a time
+    for item in [*run_dirs, *loaded]:
+        # one model in memory at a time (the already loaded ones aside)
+        run = load_run(item, dev, num_joints) if isinstance(item, Path) else item
         if not run.complete:
             print(f"warning: {run.dir} has trained {run.epoch} of {run.settings.epochs} epochs; "
                   f"evaluating its last checkpoint", file=sys.stderr)
