@@ -40,22 +40,13 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .. import stats
-    from ..errors import OccposeError
-    from ..harness import load_sequences, split_sequences
     from ..harness.report import differences_table, main_table
-    from ..harness.score import score_files
+    from ..harness.score import score
 
-    if not Path(args.data).is_dir():
-        raise OccposeError(f"--data {args.data}: not a benchmark directory")
-    sequences = load_sequences(args.data)
-    test = split_sequences(sequences, "test")
-    others = {s.id for s in sequences if s.split != "test"}
-    scores = score_files(test, args.predictions, args.out, name=args.name, compare=args.compare,
-                         allow_partial=args.allow_partial, other_ids=others,
-                         plots=not args.no_plots,
-                         n_boot=args.bootstrap or stats.N_BOOTSTRAP,
-                         boot_seed=stats.BOOTSTRAP_SEED if args.bootstrap_seed is None else args.bootstrap_seed,
-                         data=args.data)
+    scores = score(args.data, args.predictions, args.out, name=args.name, compare=args.compare,
+                   allow_partial=args.allow_partial, plots=not args.no_plots,
+                   n_boot=args.bootstrap or stats.N_BOOTSTRAP,
+                   boot_seed=stats.BOOTSTRAP_SEED if args.bootstrap_seed is None else args.bootstrap_seed)
     import json
 
     results = json.loads((Path(args.out) / "results.json").read_text("utf-8"))

@@ -35,7 +35,7 @@ from .evaluate import (METRICS, SPLITS, UNITS, RunEval, SequenceLayout, _sample_
                        assemble_results, score_predictions, test_axes, write_results)
 from .settings import RunSettings
 
-__all__ = ["SCORES_FORMAT", "read_predictions", "score_files", "summary", "level_key"]
+__all__ = ["SCORES_FORMAT", "read_predictions", "score", "score_files", "summary", "level_key"]
 
 SCORES_FORMAT = "occpose-scores/1"
 
@@ -246,3 +246,19 @@ def score_files(sequences_test, predictions: str | Path, out_dir: str | Path, *,
         scores["compare"]["predictions_sha256"] = evals[1].info["sha256"]
     atomic_write_text(Path(out_dir) / "scores.json", json.dumps(scores, indent=1) + "\n")
     return scores
+
+
+def score(data: str | Path, predictions: str | Path, out_dir: str | Path, **kw) -> dict:
+    """Score a prediction file on the test split of the benchmark directory ``data``.
+
+    Keyword arguments as :func:`score_files` (``name``, ``compare``, ``allow_partial``, ``plots``,
+    ``n_boot``, ``boot_seed``). Returns the ``scores.json`` content.
+    """
+    from .loading import load_sequences, split_sequences
+
+    if not Path(data).is_dir():
+        raise OccposeError(f"--data {data}: not a benchmark directory")
+    sequences = load_sequences(data)
+    others = {s.id for s in sequences if s.split != "test"}
+    return score_files(split_sequences(sequences, "test"), predictions, out_dir, other_ids=others,
+                       data=str(data), **kw)
