@@ -109,3 +109,19 @@ def test_bad_checkpoints(setup, tmp_path, capsys):
                  "--out", str(tmp_path / "res")]) == 2
     assert "needs --architecture" in capsys.readouterr().err
     assert not (tmp_path / "res").exists()
+
+
+def test_score_of_saved_predictions_equals_evaluate(setup, tmp_path):
+    bench, run_dir, _, _ = setup
+    assert main(["evaluate", "--data", str(bench), "--runs", str(run_dir), "--save-predictions",
+                 "--out", str(tmp_path / "ev"), "--quiet", "--no-plots"]) == 0
+    pred = tmp_path / "ev" / "predictions" / "run.npz"
+    assert main(["score", "--data", str(bench), "--predictions", str(pred), "--out",
+                 str(tmp_path / "sc"), "--no-plots"]) == 0
+    ev = json.loads((tmp_path / "ev" / "results.json").read_text())["models"]["tcn"]
+    sc_doc = json.loads((tmp_path / "sc" / "results.json").read_text())
+    sc = sc_doc["models"]["run"]
+    for view in ("by_level", "by_action", "by_joint"):
+        assert ev[view] == sc[view]                  # every cell: mean, interval, spread
+    scores = json.loads((tmp_path / "sc" / "scores.json").read_text())
+    assert scores["by_level"]["0.3"]["mpjpe_mm"] == ev["by_level"]["0.30"]["mpjpe"]["all"]["mean"]

@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--save-predictions", action="store_true",
+                   help="also write RESULTS/predictions/<run>.npz, prediction files for 'score'")
     g = p.add_argument_group("VideoPose3D checkpoints")
     g.add_argument("--videopose3d", action="append", default=[], metavar="CKPT",
                    help="a checkpoint saved by VideoPose3D's run.py (repeatable)")
@@ -89,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     loaded = _videopose3d_runs(args, dev, sequences[0].joints_2d.shape[1])
     results = evaluate_runs(sequences, args.runs, args.out, device=args.device,
                             flip=not args.no_flip, progress=not args.quiet,
-                            plots=not args.no_plots, loaded=loaded)
+                            plots=not args.no_plots, loaded=loaded,
+                            save_predictions=args.save_predictions)
     print("MPJPE (mm) by occlusion level, mean [95% interval] ± std over seeds:")
     print(main_table(results))
     n = len(args.runs) + len(args.videopose3d)

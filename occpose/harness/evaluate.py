@@ -307,14 +307,17 @@ def score_predictions(predictions, prepared: list[Prepared],
 
 
 def _evaluate_run(run, prepared: list[Prepared], flip: bool, picks: list[tuple[int, int]],
-                  dev, bar) -> RunEval:
+                  dev, bar, keep: dict | None = None) -> RunEval:
     s = run.settings
     use_flip = flip and s.model in TCN_MODELS
     t0 = time.perf_counter()
 
     def predictions():
         for p in prepared:
-            yield predict_sequence(run.model, p, run.skeleton, dev, flip=use_flip)
+            pred = predict_sequence(run.model, p, run.skeleton, dev, flip=use_flip)
+            if keep is not None:
+                keep[p.id] = pred
+            yield pred
             bar.update(1)
 
     cube, samples = score_predictions(predictions(), prepared, picks)
@@ -419,7 +422,8 @@ def test_axes(sequences, skeleton) -> tuple[list[float], list[str], dict]:
 def evaluate_runs(sequences_test: list[PoseSequence], run_dirs: list[str | Path],
                   out_dir: str | Path, *, device: str = "auto", flip: bool = True,
                   progress: bool = True, plots: bool = True, n_boot: int = stats.N_BOOTSTRAP,
-                  boot_seed: int = stats.BOOTSTRAP_SEED, loaded: list = ()) -> dict:
+                  boot_seed: int = stats.BOOTSTRAP_SEED, loaded: list = (),
+                  save_predictions: bool = False) -> dict:
     """Evaluate runs on test sequences and write the results (module docstring).
 
     Writes ``results.json``, ``results.csv`` (long format: model, seed, level, action, joint,
@@ -438,6 +442,9 @@ def evaluate_runs(sequences_test: list[PoseSequence], run_dirs: list[str | Path]
         loaded: further runs already loaded (:class:`~.inference.LoadedRun`, e.g. VideoPose3D
             checkpoints from :func:`~.vp3d_checkpoint.load_videopose3d_run`), labelled
             ``videopose3d:<file name>``.
+        save_predictions: also write each run's predictions as a prediction file for
+            ``occpose-bench score``: ``out_dir/predictions/<run folder or checkpoint name>.npz``
+            (one (T, J, 3) float32 array per test sequence id, root-relative metres).
     Returns:
         The ``results.json`` content.
     """
@@ -467,6 +474,7 @@ def evaluate_runs(sequences_test: list[PoseSequence], run_dirs: list[str | Path]
     picks: list[tuple[int, int]] = []
     bar = tqdm(total=(len(run_dirs) + len(loaded)) * len(sequences), desc="evaluate", unit="seq",
                disable=not progress, file=sys.stderr)
+    saved: set[str] = set()
     for item in [*run_dirs, *loaded]:
         # one model in memory at a time (the already loaded ones aside)
         run = load_run(item, dev, num_joints) if isinstance(item, Path) else item
@@ -480,7 +488,16 @@ def evaluate_runs(sequences_test: list[PoseSequence], run_dirs: list[str | Path]
             inputs[key] = prepare(sequences, s)
         if not evals:
             picks = _sample_frames(inputs[key])
-        evals.append(_evaluate_run(run, inputs[key], flip, picks, dev, bar))
+        keep: dict | None = {} if save_predictions else None
+        evals.append(_evaluate_run(run, inputs[key], flip, picks, dev, bar, keep))
+        if keep is not None:
+            from ..dataset.npz import write_npz
+
+            name = run.dir.name
+            while name in saved:                        # two runs in folders of one name
+                name += "_"
+            saved.add(name)
+            write_npz(Path(out_dir) / "predictions" / f"{name}.npz", keep)
         del run
     bar.close()
     first = next(iter(inputs.values()))
