@@ -174,7 +174,8 @@ def cube_statistics(models: list[list[SequenceCube]], layout: SequenceLayout,
             actions and joints).
     Returns:
         ``values``: per model (seeds, L+1, A+1, M, S, J+1) pooled means of each run;
-        ``low``/``high``: per model (L+1, A+1, M, S, J+1) interval of the seed-mean;
+        ``low``/``high``: per model (L+1, A+1, M, S, J+1) interval of the seed-mean (per joint
+        only for all levels and actions; NaN elsewhere: those cells are never reported);
         ``diff``: per pair (point, low, high) arrays (L+1, M, S).
     """
     w_all = stats.bootstrap_weights(layout.cluster, n_boot, seed)
@@ -187,14 +188,17 @@ def cube_statistics(models: list[list[SequenceCube]], layout: SequenceLayout,
         if not len(idx):
             continue
         w = w_all[:, idx]
+        # per-joint intervals are reported for all levels and actions only (by_joint)
+        joints = slice(None) if (li, ai) == (layout.n_levels, layout.n_actions) else slice(-1, None)
         seed_mean = []
         for k, runs in enumerate(models):
             reps = []
             for r, cube in enumerate(runs):
                 values[k][r, li, ai] = stats.pooled_point(cube.sums[idx], cube.counts[idx])
-                reps.append(stats.pooled_replicates(cube.sums[idx], cube.counts[idx], w))
-            reps = np.mean(reps, axis=0)                                  # (B, M, S, J+1)
-            low[k][li, ai], high[k][li, ai] = stats.percentile_interval(reps)
+                reps.append(stats.pooled_replicates(cube.sums[idx][..., joints],
+                                                    cube.counts[idx][..., joints], w))
+            reps = np.mean(reps, axis=0)                                  # (B, M, S, J+1 or 1)
+            low[k][li, ai][..., joints], high[k][li, ai][..., joints] = stats.percentile_interval(reps)
             seed_mean.append(reps[..., -1])
         if ai == layout.n_actions:
             for a, b in pairs:
