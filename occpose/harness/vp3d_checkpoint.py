@@ -53,8 +53,9 @@ def _resolve(name: str):
         return None
 
 
-def read_videopose3d_checkpoint(path: str | Path) -> dict:
-    """The ``model_pos`` state dict of a VideoPose3D checkpoint (module docstring)."""
+def read_videopose3d_checkpoint(path: str | Path, with_epoch: bool = False):
+    """The ``model_pos`` state dict of a VideoPose3D checkpoint (module docstring); with
+    ``with_epoch`` also its ``epoch`` (0 when absent or not an integer)."""
     import torch
 
     path = Path(path)
@@ -95,6 +96,9 @@ def read_videopose3d_checkpoint(path: str | Path) -> dict:
     state = ckpt["model_pos"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise OccposeError(f"{path}: key 'model_pos' is not a state dict of tensors")
+    if with_epoch:
+        epoch = ckpt.get("epoch")
+        return state, epoch if isinstance(epoch, int) and epoch >= 0 else 0
     return state
 
 
@@ -119,12 +123,12 @@ def load_videopose3d_run(path: str | Path, filter_widths: list[int], device, num
                          skeleton: str = "") -> LoadedRun:
     """A VideoPose3D checkpoint as a :class:`LoadedRun` of model ``tcn`` (eval mode)."""
     path = Path(path)
+    state, epoch = read_videopose3d_checkpoint(path, with_epoch=True)
     settings = RunSettings(model="tcn", filter_widths=list(filter_widths), channels=channels,
-                           causal=causal, keypoints2d=keypoints2d, epochs=1)
+                           causal=causal, keypoints2d=keypoints2d, epochs=max(epoch, 1))
     if noise is not None:
         settings.noise = dict(noise)
     settings.validate()
-    state = read_videopose3d_checkpoint(path)
     sk = skeleton_for(num_joints, skeleton)
     model = build_eval_model(settings, sk.num_joints)
     flags = (f"--architecture {','.join(map(str, filter_widths))} --channels {channels}"
@@ -132,4 +136,4 @@ def load_videopose3d_run(path: str | Path, filter_widths: list[int], device, num
     _check_shapes(path, state, model, flags)
     model.load_state_dict(state)
     model.to(device).eval()
-    return LoadedRun(path, settings, model, 1, [], sk)
+    return LoadedRun(path, settings, model, max(epoch, 1), [], sk)
