@@ -24,6 +24,9 @@ def test_agreement_report_has_intervals(tmp_path):
     assert lo < report["overall"]["clustered"]["f1"] < hi
     again = agreement_report(bench)
     assert again["overall"]["boxed"]["f1_ci"] == report["overall"]["boxed"]["f1_ci"]    # seeded
+    swept = agreement_report(bench, sweep=True)["sweep"]["boxed"]
+    for f1, (lo, hi) in zip(swept["f1"], swept["f1_ci"]):
+        assert f1 != f1 or 0 <= lo <= hi <= 1
     md = render_markdown(report)
     f1 = report["overall"]["clustered"]
     assert f"{f1['f1']:.3f} [{f1['f1_ci'][0]:.3f}–{f1['f1_ci'][1]:.3f}]" in md

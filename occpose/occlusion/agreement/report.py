@@ -45,8 +45,8 @@ def _full_rows(block: dict) -> list[list]:
 
 
 def _group_rows(groups: dict, label: str) -> tuple[list[str], list[list]]:
-    rows = [[g, h, s["n"], _ci(s, "precision"), _ci(s, "recall"), _ci(s, "f1"), _ci(s, "accuracy"), s["recall_self"],
-             s["recall_object"], s["f1_self_truth"]]
+    rows = [[g, h, s["n"], _ci(s, "precision"), _ci(s, "recall"), _ci(s, "f1"), _ci(s, "accuracy"),
+             _ci(s, "recall_self"), _ci(s, "recall_object"), _ci(s, "f1_self_truth")]
             for g, block in groups.items() for h, s in block.items()]
     return [label] + _GROUP, rows
 
@@ -56,8 +56,12 @@ def _sweep_table(entry: dict) -> str:
     conf = entry["configured"]["value"] if entry["configured"] else None
     best_self = entry["best_self"]["value"] if entry.get("best_self") else None
     rows = []
-    for v, p, r, f, fs in zip(entry["values"], entry["precision"], entry["recall"], entry["f1"],
-                              entry["f1_self"]):
+    n = len(entry["values"])
+    f1_ci, f1_self_ci = entry.get("f1_ci") or [None] * n, entry.get("f1_self_ci") or [None] * n
+    for v, p, r, f, fs, fc, fsc in zip(entry["values"], entry["precision"], entry["recall"],
+                                       entry["f1"], entry["f1_self"], f1_ci, f1_self_ci):
+        f = _ci({"f1": f, "f1_ci": fc}, "f1") if fc else f
+        fs = _ci({"f1": fs, "f1_ci": fsc}, "f1") if fsc else fs
         mark = " ".join(m for m, on in (("best", v == best), ("best vs self-occlusion", v == best_self),
                                          ("configured", v == conf)) if on)
         rows.append([f"{v:g}", p, r, f, fs, mark])
@@ -93,8 +97,9 @@ def render_markdown(report: dict) -> str:
           "coincidence; F1 against self-occlusion truth (object-occluded joints left out) and on "
           "level-0 sequences (no occluders) is what they are actually able to do.", ""]
     l0 = report["level0"]
-    rows = [[h, s["recall_self"], s["n_self"], s["recall_object"], s["n_object"], s["f1"],
-             report["self_occlusion_truth"][h]["f1"], l0[h]["f1"] if l0 else None]
+    rows = [[h, _ci(s, "recall_self"), s["n_self"], _ci(s, "recall_object"), s["n_object"],
+             _ci(s, "f1"), _ci(report["self_occlusion_truth"][h], "f1"),
+             _ci(l0[h], "f1") if l0 else None]
             for h, s in ov.items()]
     md += [_table(["heuristic", "recall self-occluded", "n self", "recall object-occluded",
                    "n object", "F1 (all truth)", "F1 vs self-occlusion", "F1 level 0"], rows), "",

@@ -203,8 +203,10 @@ def _stats(pred, truth, valid, by_body, by_object) -> dict:
 
 
 def _intervals(ls: LabelSet, sel: tuple, pred: np.ndarray, truth: np.ndarray,
-               valid: np.ndarray) -> dict:
-    """95% bootstrap intervals of precision, recall, F1 and accuracy over sequences."""
+               valid: np.ndarray, by_body: np.ndarray | None = None,
+               by_object: np.ndarray | None = None) -> dict:
+    """95% bootstrap intervals of precision, recall, F1 and accuracy over sequences (and, given
+    the first-blocker labels, of recall_self, recall_object and f1_self_truth)."""
     seq = ls.sequence[sel[0]]
 
     def per_sequence(x):                                              # (S,) counts
@@ -214,6 +216,13 @@ def _intervals(ls: LabelSet, sel: tuple, pred: np.ndarray, truth: np.ndarray,
     fn, tn = per_sequence(~pred & truth & valid), per_sequence(~pred & ~truth & valid)
     ratios = {"precision": (tp, tp + fp), "recall": (tp, tp + fn), "f1": (2 * tp, 2 * tp + fp + fn),
               "accuracy": (tp + tn, tp + fp + fn + tn)}
+    if by_body is not None:
+        self_valid = valid & ~by_object
+        stp, sfp = per_sequence(pred & by_body & self_valid), per_sequence(pred & ~by_body & self_valid)
+        sfn = per_sequence(~pred & by_body & self_valid)
+        ratios.update(recall_self=(per_sequence(pred & by_body & valid), per_sequence(by_body & valid)),
+                      recall_object=(per_sequence(pred & by_object & valid), per_sequence(by_object & valid)),
+                      f1_self_truth=(2 * stp, 2 * stp + sfp + sfn))
     sums = np.stack([v[0] for v in ratios.values()], 1)                 # (S, 4)
     counts = np.stack([v[1] for v in ratios.values()], 1)
     lo, hi = stats.percentile_interval(stats.pooled_replicates(sums, counts, ls.weights))
@@ -228,7 +237,7 @@ def _group(ls: LabelSet, frames: np.ndarray | None = None, joint: int | None = N
         pred, truth, valid = ls.predicted[h][sel], ls.truth[sel], ls.valid[sel]
         out[h] = _stats(pred, truth, valid, ls.by_body[sel], ls.by_object[sel])
         if ls.weights is not None:
-            out[h].update(_intervals(ls, sel, pred, truth, valid))
+            out[h].update(_intervals(ls, sel, pred, truth, valid, ls.by_body[sel], ls.by_object[sel]))
     return out
 
 
@@ -309,6 +318,10 @@ def _sweep_entry(ls: LabelSet, labels: np.ndarray, values, heuristic: str, param
     entry = {"heuristic": heuristic, "parameter": parameter, "units": units, "values": list(values),
              "precision": [precision(c) for c in confs], "recall": [recall(c) for c in confs],
              "f1": f1, "f1_self": f1_self, "configured": None,
+             "f1_ci": [_intervals(ls, (slice(None),), lab, ls.truth, ls.valid)["f1_ci"]
+                       for lab in labels] if ls.weights is not None else None,
+             "f1_self_ci": [_intervals(ls, (slice(None),), lab, ls.by_body, self_valid)["f1_ci"]
+                            for lab in labels] if ls.weights is not None else None,
              "best": _best(values, f1), "best_self": _best(values, f1_self)}
     if configured is not None:
         i = values.index(float(configured))
