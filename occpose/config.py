@@ -36,7 +36,7 @@ class BenchmarkSection:
     area_radius: float = opt(1.5, gt=0)
     actions: list[str] = opt(list(KNOWN_ACTIONS), nonempty=True)
     levels: list[float] = opt([0.0, 0.1, 0.2, 0.3, 0.4, 0.5], min=0.0, max=0.95, nonempty=True)
-    train_subjects: list[str] = opt(["S1", "S2", "S3"], nonempty=True)
+    train_subjects: list[str] = opt(["S1", "S2", "S3"])  # may be empty for a test-only benchmark
     test_subjects: list[str] = opt(["S4", "S5"])
 
 
@@ -157,12 +157,17 @@ class HeuristicsSection:
 
 @dataclass
 class RenderSection:
-    """``[render]``: the Blender backend (frames, masks and Blender ray-cast labels)."""
+    """``[render]``: the Blender backend (frames, masks and Blender ray-cast labels).
+
+    ``resolution`` and ``samples`` are bounded by Blender's own limits (65536 pixels a side,
+    16777216 samples); what fits on a machine is checked by the size estimate
+    (:mod:`occpose.sizes`) before a render starts.
+    """
 
     engine: str = opt("workbench", choices=("cycles", "workbench", "eevee"))
     device: str = opt("cpu", choices=("cpu", "gpu"))
-    resolution: list[int] = opt([256, 256], length=2, min=16)
-    samples: int = opt(16, min=1)
+    resolution: list[int] = opt([256, 256], length=2, min=16, max=65536)   # Blender's own limits
+    samples: int = opt(16, min=1, max=16777216)
     frame_stride: int = opt(1, min=1)
     subjects: list[str] = opt([])
     randomize: bool = opt(True)
@@ -350,6 +355,9 @@ def _validate(cfg: Config, file: str, imported_actions: tuple[str, ...] = ()) ->
                 raise ConfigError(f"{file}: 'benchmark.{key}' names subject {s!r}, which the preset "
                                   f"does not define (defined: {', '.join(cfg.subjects) or 'none'}; "
                                   f"add a [subjects.{s}] table)")
+    if not b.train_subjects and not b.test_subjects:
+        raise ConfigError(f"{file}: 'benchmark.train_subjects' and 'benchmark.test_subjects' are both "
+                          f"empty; name at least one subject")
     overlap = set(b.train_subjects) & set(b.test_subjects)
     if overlap:
         raise ConfigError(f"{file}: subjects {sorted(overlap)} are in both train_subjects and test_subjects")

@@ -199,7 +199,8 @@ def _group_job(args) -> list[tuple[SequenceEntry, dict]]:
 def generate(cfg: Config, out: str | Path, overwrite: bool = False, shard: tuple[int, int] | None = None,
              workers: int = 0, progress: bool = True,
              on_sequence: Callable[[SequenceEntry], None] | None = None,
-             clips: dict[tuple[str, str], np.ndarray] | None = None) -> dict:
+             clips: dict[tuple[str, str], np.ndarray] | None = None, force_size: bool = False,
+             extra: dict | None = None) -> dict:
     """Generate (or resume) a benchmark directory; returns the manifest.
 
     Args:
@@ -207,30 +208,40 @@ def generate(cfg: Config, out: str | Path, overwrite: bool = False, shard: tuple
         shard: ``(i, N)`` to generate a deterministic slice (see :func:`shard_keys`).
         clips: imported motion instead of procedural: ``{(subject, action): (T, 17, 3) world
             joints}`` (e.g. from BVH); each must have ``cfg.benchmark.frames`` frames.
+        force_size: go ahead when the size estimate (:mod:`occpose.sizes`) says the run cannot
+            fit on this machine; without it such a run is refused before anything is written.
+        extra: top-level manifest fields (e.g. ``convert bvh``'s ``"import"`` record).
     """
+    from .sizes import check, generate_estimate
+
+    planned = shard_keys(plan(cfg), shard)
+    n_jobs = len({(k.subject, k.action) for k in planned})
+    check(generate_estimate(cfg, len(planned), workers or min(os.cpu_count() or 1, max(1, n_jobs))),
+          out, force_size)
     clips = {k: np.asarray(v, dtype=np.float32).astype(np.float64) for k, v in (clips or {}).items()}
     from tqdm import tqdm
 
-    writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend="analytic")
-    keys = shard_keys(plan(cfg), shard)
-    todo = [k for k in keys if writer.completed_entry(k.id) is None]
-    groups: dict[tuple[str, str], list[SequenceKey]] = {}
-    for k in todo:
-        groups.setdefault((k.subject, k.action), []).append(k)
-    jobs = [(cfg, ks, clips.get(g)) for g, ks in groups.items()]
-    workers = workers or min(os.cpu_count() or 1, max(1, len(jobs)))
-    bar = tqdm(total=len(keys), initial=len(keys) - len(todo), unit="seq", desc="generate",
-               disable=not progress, dynamic_ncols=True)
-    try:
-        for results in _map(_group_job, jobs, workers):
-            for entry, arrays in results:
-                writer.write_sequence(entry, arrays)
-                if on_sequence:
-                    on_sequence(entry)
-                bar.update(1)
-    finally:
-        bar.close()
-    return writer.finalize([k.id for k in keys])
+    writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend="analytic", extra=extra)
+    with writer:
+        keys = shard_keys(plan(cfg), shard)
+        todo = [k for k in keys if writer.completed_entry(k.id) is None]
+        groups: dict[tuple[str, str], list[SequenceKey]] = {}
+        for k in todo:
+            groups.setdefault((k.subject, k.action), []).append(k)
+        jobs = [(cfg, ks, clips.get(g)) for g, ks in groups.items()]
+        workers = workers or min(os.cpu_count() or 1, max(1, len(jobs)))
+        bar = tqdm(total=len(keys), initial=len(keys) - len(todo), unit="seq", desc="generate",
+                   disable=not progress, dynamic_ncols=True)
+        try:
+            for results in _map(_group_job, jobs, workers):
+                for entry, arrays in results:
+                    writer.write_sequence(entry, arrays)
+                    if on_sequence:
+                        on_sequence(entry)
+                    bar.update(1)
+        finally:
+            bar.close()
+        return writer.finalize([k.id for k in keys])
 
 
 def _map(fn, jobs: list, workers: int) -> Iterable:

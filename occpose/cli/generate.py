@@ -28,13 +28,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "$OCCPOSE_BLENDER or `blender` on PATH)")
     p.add_argument("--engine", choices=("cycles", "workbench", "eevee"),
                    help="render engine for --backend blender (default: the preset's)")
+    p.add_argument("--force-size", action="store_true",
+                   help="go ahead even when the estimated memory, disk or time cannot fit on this "
+                        "machine (the estimate is printed when a run is refused)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.backend == "blender":
         from ..blender_backend import arguments, run as run_blender
+        from ..generate import parse_shard, plan, shard_keys
+        from ..sizes import check, render_estimate
 
+        cfg = config_from_args(args)  # checked here too, so a refused run changes nothing
+        if args.engine:
+            cfg.render.engine = args.engine
+        keys = shard_keys(plan(cfg, cfg.render.subjects), parse_shard(args.shard))
+        check(render_estimate(cfg, len(keys)), args.out, args.force_size)
         return run_blender(arguments(args), blender=args.blender)
     if args.engine or args.blender:
         from ..errors import ConfigError
@@ -46,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard)
     t0 = time.perf_counter()
     manifest = generate(cfg, args.out, overwrite=args.overwrite, shard=shard, workers=args.workers,
-                        progress=not args.quiet)
+                        progress=not args.quiet, force_size=args.force_size)
     dt = time.perf_counter() - t0
     seqs = manifest["sequences"]
     frames = sum(s["frames"] for s in seqs)

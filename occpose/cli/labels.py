@@ -40,9 +40,13 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     bench = open_benchmark(args.dir)
+    out = Path(args.out) if args.out else bench.root / "reports" / "labels"
+    if not args.out:  # a shared benchmark's reports/ must not lead out of it
+        from ..dataset.paths import check_no_escaping_link
+
+        check_no_escaping_link(bench.root, out)
     report = agreement_report(bench, split=None if args.split == "all" else args.split,
                               sweep=args.sweep)
-    out = Path(args.out) if args.out else bench.root / "reports" / "labels"
     paths = write_report(report, out)
     print(format_summary(report))
     print(f"wrote {', '.join(str(p) for p in paths.values())} ({time.perf_counter() - t0:.1f} s)")

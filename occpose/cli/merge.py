@@ -26,7 +26,7 @@ from ..errors import DatasetError
 from .common import add_doc_parser
 
 STANDARD = ("format", "status", "name", "seed", "backend", "config", "config_sha256", "skeleton",
-            "body_models", "visibility", "software", "sequences")  # fields BenchmarkWriter writes
+            "body_models", "visibility", "software", "sequences", "planned")  # fields BenchmarkWriter writes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,20 +64,44 @@ class MergeResult:
         return [i for i in self.planned if i not in have]
 
 
-def completed_entries(shard: Path) -> dict[str, dict]:
-    """id -> entry of every complete sequence in a shard directory (arrays checked by sha256)."""
-    from ..dataset import sha256_file
+def completed_entries(shard: Path, config_sha256: str | None = None) -> dict[str, dict]:
+    """id -> entry of every complete sequence in a shard directory (arrays checked by sha256).
+
+    An ``entry.json`` whose id is not its folder's name, whose arrays path leaves the shard, or
+    (with ``config_sha256``) that was made from another configuration is refused, naming it.
+    """
+    from ..dataset.writer import read_entry
 
     out = {}
     for entry_file in sorted((shard / "sequences").glob("*/entry.json")):
+        folder = entry_file.parent.name
         try:
-            entry = json.loads(entry_file.read_text("utf-8"))
-            arrays = shard / entry["path"]
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-            continue
-        if arrays.is_file() and sha256_file(arrays) == entry.get("sha256"):
-            out[entry["id"]] = entry
+            data = json.loads(entry_file.read_text("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            continue  # half-written by a crash: not complete
+        if isinstance(data, dict) and data.get("id") != folder:
+            raise DatasetError(f"{entry_file}: sequence id {data.get('id')!r} does not match its "
+                               f"folder {folder!r}; refusing to merge this shard")
+        if (isinstance(data, dict) and config_sha256 is not None
+                and data.get("config_sha256") != config_sha256):
+            raise DatasetError(f"{entry_file}: made from configuration "
+                               f"{str(data.get('config_sha256'))[:12] or '(none)'}..., not the "
+                               f"shard manifest's {config_sha256[:12]}...; refusing to mix")
+        entry = read_entry(shard, entry_file, folder)
+        if entry is not None:
+            out[entry.id] = entry.to_dict()
     return out
+
+
+def _check_links(shard: Path, folder: Path) -> None:
+    """Refuse a sequence folder holding a symbolic link that leads outside its shard."""
+    from ..dataset.paths import inside
+
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if p.is_symlink():
+                inside(shard, p.relative_to(shard).as_posix(), str(p), "link")
 
 
 def _link_tree(src: Path, dst: Path, copy: bool) -> None:
@@ -103,7 +127,6 @@ def merge(out, shards, overwrite: bool = False, copy: bool = False) -> MergeResu
     from ..config import config_from_dict
     from ..dataset import BenchmarkWriter
     from ..dataset.manifest import MANIFEST, read_manifest
-    from ..generate import plan
 
     shards = [Path(s) for s in shards]
     manifests = [read_manifest(s) for s in shards]
@@ -121,10 +144,18 @@ def merge(out, shards, overwrite: bool = False, copy: bool = False) -> MergeResu
         raise DatasetError(f"{where}: its config does not reproduce its config_sha256 (made by "
                            f"another occpose version?)")
     extra = {k: v for k, v in first.items() if k not in STANDARD}  # cameras, renderer, ...
-    writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend=first["backend"], extra=extra)
+    writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend=first["backend"], extra=extra,
+                             command="occpose-bench merge")
+    with writer:
+        return _merge_into(writer, out, shards, cfg, first, copy)
+
+
+def _merge_into(writer, out, shards: list[Path], cfg, first: dict, copy: bool) -> MergeResult:
+    from ..generate import plan
+
     source: dict[str, tuple[Path, str]] = {}
     for shard in shards:
-        for seq_id, entry in completed_entries(shard).items():
+        for seq_id, entry in completed_entries(shard, first["config_sha256"]).items():
             if seq_id in source:
                 if source[seq_id][1] != entry["sha256"]:
                     raise DatasetError(f"sequence {seq_id} is in {source[seq_id][0]} and {shard} "
@@ -138,6 +169,9 @@ def merge(out, shards, overwrite: bool = False, copy: bool = False) -> MergeResu
                     raise DatasetError(f"sequence {seq_id} in {shard} differs from the one already "
                                        f"in {out}; refusing to merge")
                 continue
-            _link_tree(shard / "sequences" / seq_id, writer.sequence_dir(seq_id), copy)
-    planned = [k.id for k in plan(cfg)]
+            src = shard / "sequences" / seq_id
+            _check_links(shard, src)
+            _link_tree(src, writer.sequence_dir(seq_id), copy)
+    subjects = cfg.render.subjects if first["backend"] == "blender" else None
+    planned = [k.id for k in plan(cfg, subjects)]
     return MergeResult(writer.finalize(planned), planned)

@@ -80,7 +80,7 @@ def make_sheet(bench_dir, sequence: str | None = None, n_tiles: int = 12, column
     tiles, titles = [], []
     for e, seq, states, t in picks:
         cam = bench.cameras[e.camera]
-        image = Image.open(bench.root / frame_path(e.id, t)).convert("RGB")
+        image = _rendered_frame(bench.root / frame_path(e.id, t))
         tiles.append(render_frame(seq.arrays["joints_2d"][t], states[t], bench.skeleton,
                                   cam, image=image, max_size=size))
         mask = seq.arrays.get("mask_visible_fraction")
@@ -91,6 +91,21 @@ def make_sheet(bench_dir, sequence: str | None = None, n_tiles: int = 12, column
     heading = (f"{Path(bench_dir).name}: {sequence or f'{len(picks)} of {len(bench.entries)} sequences'}"
                f"  (occ: joints hidden by objects; vis: visible fraction of the subject mask)")
     return contact_sheet(tiles, titles, columns=columns, title=heading, legend=True)
+
+
+def _rendered_frame(path: Path):
+    """The RGB image of a frame the arrays mark as rendered; DatasetError naming it otherwise."""
+    from PIL import Image
+
+    if not path.is_file():
+        raise DatasetError(f"{path}: rendered frame is missing (the sequence's 'rendered' array "
+                           f"lists it); rerun the render to restore it")
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise DatasetError(f"{path}: unreadable rendered frame ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
 
 
 def write_sheet(bench_dir, out, sequence: str | None = None, n_tiles: int = 12, columns: int | None = None,

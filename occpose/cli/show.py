@@ -92,5 +92,5 @@ def _load_frame(path: Path):
     try:
         with Image.open(path) as im:
             return im.convert("RGB")
-    except (OSError, UnidentifiedImageError) as e:
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as e:
         raise DatasetError(f"{path}: unreadable rendered frame ({e})") from None

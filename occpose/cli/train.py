@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a run with different settings in RUN")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force-size", action="store_true",
+                   help="go ahead even when the estimated memory, disk or time cannot fit")
     p.set_defaults(func=run)
 
 
@@ -92,6 +94,18 @@ def train_section(args: argparse.Namespace, data_path):
     return build(TrainSection, data, "train", "--set" if args.overrides else str(data_path))
 
 
+def _check_size(settings, dev, out, force: bool) -> None:
+    """Refuse a model that cannot fit in this device's memory (:mod:`occpose.sizes`)."""
+    from ..sizes import check, train_estimate
+
+    memory = None
+    if getattr(dev, "type", "cpu") == "cuda":
+        import torch
+
+        memory = float(torch.cuda.mem_get_info(dev)[0])
+    check(train_estimate(settings), out, force, memory=memory)
+
+
 def run(args: argparse.Namespace) -> int:
     import os
 
@@ -112,7 +126,10 @@ def run(args: argparse.Namespace) -> int:
         dropout=args.dropout, causal=args.causal, keypoints2d=args.keypoints2d,
         occlusion_labels=args.occlusion_labels, lambda_occ=args.lambda_occ).validate()
     device = args.device or train.device
-    resolve_device(device)                                  # fail before loading data
+    dev = resolve_device(device)                            # fail before loading data
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise OccposeError(f"{args.out}: exists and is not a directory")
+    _check_size(settings, dev, args.out, args.force_size)
     sequences = sequences_from_args(args)
     train_seqs, test_seqs = split_sequences(sequences, "train"), split_sequences(sequences, "test")
     result = train_model(train_seqs, test_seqs, settings, args.out,

@@ -39,6 +39,8 @@ class SequenceEntry:
         sha256: of the arrays file.
         backend: ``"analytic"`` or ``"blender"``.
         extra: backend-specific summary (rendered frame count, mask-based level, ...).
+        config_sha256: of the configuration the sequence was made from (a resumed or merged
+            benchmark never mixes sequences of two configurations).
     """
 
     id: str
@@ -54,6 +56,7 @@ class SequenceEntry:
     self_occlusion: float = 0.0
     backend: str = "analytic"
     extra: dict = field(default_factory=dict)
+    config_sha256: str = ""
 
     @classmethod
     def from_dict(cls, d: dict, file: str) -> "SequenceEntry":

@@ -56,12 +56,16 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def read_npz(path: str | Path, expected_sha256: str | None = None) -> dict[str, np.ndarray]:
+def read_npz(path: str | Path, expected_sha256: str | None = None,
+             max_member_bytes: float | None = None) -> dict[str, np.ndarray]:
     """Load every array of an npz file without unpickling.
 
+    Args:
+        max_member_bytes: refuse (before reading any array) a member whose uncompressed size in
+            the zip directory exceeds this: a small file of zeros can claim gigabytes.
     Raises:
-        DatasetError: naming the file when it is missing, truncated, corrupt, pickled, or its
-            sha256 differs from ``expected_sha256``.
+        DatasetError: naming the file when it is missing, truncated, corrupt, pickled, too large,
+            or its sha256 differs from ``expected_sha256``.
     """
     path = Path(path)
     if not path.is_file():
@@ -71,6 +75,8 @@ def read_npz(path: str | Path, expected_sha256: str | None = None) -> dict[str, 
         if actual != expected_sha256:
             raise DatasetError(f"{path}: sha256 {actual[:12]}... does not match the manifest's "
                                f"{expected_sha256[:12]}... (file changed or corrupt)")
+    if max_member_bytes is not None:
+        _check_member_sizes(path, max_member_bytes)
     try:
         with np.load(path, allow_pickle=False) as z:
             return {name: z[name] for name in z.files}
@@ -81,3 +87,16 @@ def read_npz(path: str | Path, expected_sha256: str | None = None) -> dict[str, 
         raise DatasetError(f"{path}: corrupt npz ({e})") from None
     except (zipfile.BadZipFile, EOFError, OSError, zlib.error, KeyError) as e:
         raise DatasetError(f"{path}: truncated or corrupt npz ({type(e).__name__}: {e})") from None
+
+
+def _check_member_sizes(path: Path, limit: float) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DatasetError(f"{path}: truncated or corrupt npz ({type(e).__name__}: {e})") from None
+    for info in infos:
+        if info.file_size > limit:
+            raise DatasetError(f"{path}: member {info.filename!r} unpacks to {info.file_size} bytes, "
+                               f"more than the {int(limit)} a sequence of this length can need; "
+                               f"refusing to load it")

@@ -14,6 +14,8 @@ from ..errors import DatasetError
 from ..skeleton import Skeleton, get_skeleton
 from .manifest import MANIFEST, SequenceEntry, read_manifest
 from .npz import read_npz
+from ..configio import is_safe_name
+from .paths import check_inside, check_name
 from .schema import validate_arrays
 
 
@@ -76,10 +78,18 @@ class Benchmark:
         if self.manifest.get("status") != "complete" and not allow_incomplete:
             raise DatasetError(f"{where}: benchmark is incomplete (generation was interrupted); "
                                f"rerun the same generate command to resume it")
-        self.entries = [SequenceEntry.from_dict(d, where) for d in self.manifest["sequences"]]
+        self.entries = [SequenceEntry.from_dict(d, where) if isinstance(d, dict) else
+                        _not_an_entry(d, where) for d in self.manifest["sequences"]]
+        links: dict = {}
+        for i, e in enumerate(self.entries):
+            if not (isinstance(e.id, str) and is_safe_name(e.id) and e.id.isascii()):
+                check_name(e.id, f"{where}: sequences[{i}]")
+            check_inside(self.root, e.path, f"{where}: sequences[{i}] ({e.id})", links=links)
         ids = [e.id for e in self.entries]
         if len(set(ids)) != len(ids):
             raise DatasetError(f"{where}: duplicate sequence ids")
+        if self.manifest.get("status") == "complete":
+            check_complete(self.manifest, where)
         try:
             self.skeleton: Skeleton = get_skeleton(self.manifest["skeleton"]["name"])
             self.cameras: dict[str, Camera] = {c["name"]: Camera.from_dict(c) for c in self.manifest["cameras"]}
@@ -122,13 +132,57 @@ class Benchmark:
         if isinstance(entry, str):
             entry = self.entry(entry)
         path = self.root / entry.path
-        arrays = read_npz(path, entry.sha256 if self.verify else None)
+        if not isinstance(entry.frames, int) or isinstance(entry.frames, bool) or entry.frames < 1:
+            raise DatasetError(f"{self.root / MANIFEST}: sequence {entry.id}: 'frames' must be a "
+                               f"positive integer, got {entry.frames!r}")
+        arrays = read_npz(path, entry.sha256 if self.verify else None,
+                          max_member_bytes=max_array_bytes(entry.frames))
         validate_arrays(arrays, entry.frames, self.skeleton.num_joints, str(path))
         return Sequence(entry, arrays, self.root)
 
     def __iter__(self) -> Iterator[Sequence]:
         for e in self.entries:
             yield self.load(e)
+
+
+def max_array_bytes(frames: int) -> float:
+    """The most bytes one array of a ``frames``-frame sequence may unpack to: generous for the
+    format (the largest, occluder poses, is (T, primitives, 4, 4) float64), and never more than a
+    quarter of the memory available now."""
+    from ..sizes import available_memory
+
+    return min(65536.0 * frames + 2 ** 20, available_memory() / 4)
+
+
+def _not_an_entry(d, where: str):
+    raise DatasetError(f"{where}: a sequence entry is {type(d).__name__}, expected an object")
+
+
+def check_complete(manifest: dict, where: str) -> None:
+    """A manifest marked ``complete`` lists exactly the sequences it planned (field ``planned``).
+
+    So an entry deleted from (or added to) a complete manifest is an error instead of a benchmark
+    that quietly scores fewer sequences. Manifests written before ``planned`` existed pass.
+    """
+    want = manifest.get("planned")
+    if want is None:
+        return
+    if not isinstance(want, list):
+        raise DatasetError(f"{where}: field 'planned' must be a list of sequence ids")
+    have = [d.get("id") for d in manifest["sequences"]]
+    if have == want:
+        return
+    missing = [i for i in want if i not in set(have)]
+    extra = [i for i in have if i not in set(want)]
+
+    def some(ids):
+        return f"{', '.join(map(str, ids[:3]))}{', ...' if len(ids) > 3 else ''}"
+
+    what = (f"lacks {len(missing)} planned sequence(s): {some(missing)}" if missing else
+            f"lists {len(extra)} unplanned sequence(s): {some(extra)}" if extra else
+            "lists its sequences out of plan order")
+    raise DatasetError(f"{where}: status is 'complete' but the manifest {what}; the file was "
+                       f"edited or mixed; rerun the generate command that made it")
 
 
 def open_benchmark(root: str | Path, verify: bool = True, allow_incomplete: bool = False) -> Benchmark:

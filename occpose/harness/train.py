@@ -290,6 +290,8 @@ def _train(sequences_train, sequences_val, settings: RunSettings, run_dir: Path,
         opt.load_state_dict(ckpt["optimizer"])
         start, metrics = int(ckpt["epoch"]), list(ckpt["metrics"])
         set_rng_state(ckpt["rng"])
+        if info.is_main:  # a crash between checkpoint and log leaves the log an epoch behind
+            write_metrics_log(run_dir / METRICS_FILE, metrics)
     net = model
     if info.enabled:
         net = nn.parallel.DistributedDataParallel(
