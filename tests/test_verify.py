@@ -69,3 +69,23 @@ def test_the_standard_list_is_packaged_and_published():
     assert all(p.startswith("sequences/") and p.endswith("/arrays.npz") for p in listing)
     doc = (REPO / "docs" / "standard.md").read_text()
     assert hashlib.sha256(packaged.read_bytes()).hexdigest() in doc
+
+
+def test_a_fresh_generate_still_gives_the_standard_bytes(tmp_path):
+    """Guards the published list: one (subject, action) clip of standard-v1's test split, all
+    cameras and levels, regenerated now must have the listed sha256 (a change of the generator's
+    output means a new standard, not a silently different one)."""
+    import hashlib
+
+    from occpose.config import load_config
+    from occpose.generate import generate
+
+    cfg = load_config(REPO / "scenes" / "standard.toml")
+    groups = len(cfg.benchmark.train_subjects + cfg.benchmark.test_subjects) * len(cfg.benchmark.actions)
+    generate(cfg, tmp_path / "std", shard=(groups - 1, groups), workers=1, progress=False)
+    listing = read_list(standard_list_path("standard-v1"))
+    made = sorted((tmp_path / "std").glob("sequences/*/arrays.npz"))
+    assert len(made) == 12 and all(p.parent.name.startswith("S59_sit_down_") for p in made)
+    for p in made:
+        rel = p.relative_to(tmp_path / "std").as_posix()
+        assert hashlib.sha256(p.read_bytes()).hexdigest() == listing[rel], rel
