@@ -110,8 +110,10 @@ def markdown(results: dict, title: str = "") -> str:
         out += [f"**Partial predictions: {p['scored']} of {p['expected']} test sequences scored "
                 f"(--allow-partial); missing: {', '.join(p['missing'][:10])}"
                 f"{' …' if len(p['missing']) > 10 else ''}. Not comparable with full results.**", ""]
-    out += [f"{results['sequences']} test sequences, {results['frames']} frames; runs: "
-            + ", ".join(f"{m} ({n} seed{'s' if n != 1 else ''})" for m, n in seeds.items())
+    files = results.get("source") == "predictions"
+    out += [f"{results['sequences']} test sequences, {results['frames']} frames; "
+            + ("prediction files: " + ", ".join(seeds) if files else "runs: "
+               + ", ".join(f"{m} ({n} seed{'s' if n != 1 else ''})" for m, n in seeds.items()))
             + (f"; test-time flip: {'on for TCN models' if results['flip'] else 'off'}."
                if results.get("source") != "predictions" else
                "; scored from prediction files (root-aligned: the root joint is subtracted)."), "",
