@@ -58,6 +58,7 @@ class RunOptions:
     blender: str | None = None     # Blender executable for the subprocess route
     workers: int = 0
     progress: bool = True
+    force_size: bool = False       # go ahead when the size estimate says it cannot fit
 
 
 def _log(msg: str) -> None:
@@ -138,10 +139,17 @@ def run_pipeline(opts: RunOptions) -> dict:
         raise ConfigError(f"--backend {opts.backend}: expected auto, analytic or blender")
     use_blender = opts.backend == "blender" or (opts.backend == "auto" and _blender_available(opts.blender))
     timings: dict[str, float] = {}
+    if use_blender:  # the renders come later: refuse an infeasible run before any work
+        from .generate import plan
+        from .sizes import check, render_estimate
+
+        keys = plan(cfg, cfg.render.subjects or list(cfg.benchmark.test_subjects))
+        check(render_estimate(cfg, len(keys)), out, opts.force_size)
 
     t = time.perf_counter()
     _log(f"1/5 generating {preset} into {out / 'benchmark'}")
-    manifest = generate(cfg, out / "benchmark", workers=opts.workers, progress=opts.progress)
+    manifest = generate(cfg, out / "benchmark", workers=opts.workers, progress=opts.progress,
+                        force_size=opts.force_size)
     if manifest["status"] != "complete":
         raise OccposeError(f"{out / 'benchmark'}: generation incomplete")
     timings["generate"] = time.perf_counter() - t
