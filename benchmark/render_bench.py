@@ -10,6 +10,15 @@ Usage (from the repository root):
     # plain Python with the bpy module (pip install 'occpose[blender]')
     .venv/bin/python benchmark/render_bench.py --config scenes/quick.toml --out runs/quick-blender
 
+    # your .blend: your objects occlude (a collection), with occpose's cylinder-man and occluders
+    blender -b scene.blend -P benchmark/render_bench.py -- --config scenes/quick.toml \
+        --occluders "OccPose Occluders" --out runs/mine
+
+    # your .blend: your rigged character, your occluders, your cameras and frames
+    blender -b scene.blend -P benchmark/render_bench.py -- --scene-character Armature \
+        --occluders "OccPose Occluders" --out runs/mine-character [--camera Camera] \
+        [--frames 1:120] [--stride 10] [--rig auto|rigify|mixamo] [--mapping rig.toml]
+
     # shards on several machines, then one benchmark
     blender -b -P benchmark/render_bench.py -- --config scenes/quick.toml --out runs/s0 --shard 0/2
     blender -b -P benchmark/render_bench.py -- --config scenes/quick.toml --out runs/s1 --shard 1/2
@@ -46,9 +55,14 @@ def main() -> int:
               "-- --config ...` or install the bpy module (pip install 'occpose[blender]')",
               file=sys.stderr)
         return 2
+    args = arguments()
+    if any(a == "--scene-character" or a.startswith("--scene-character=") for a in args):
+        from blender_addon.character_bench import main as run_scene  # your own scene
+
+        return run_scene(args)
     from blender_addon.pipeline import main as run
 
-    return run(arguments())
+    return run(args)
 
 
 if __name__ == "__main__":

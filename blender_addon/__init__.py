@@ -26,19 +26,21 @@ def register() -> None:
     import bpy
 
     from . import compat  # puts a vendored occpose on sys.path first
-    from . import operators, panels, properties
+    from . import operators, panels, properties, user_ui
 
     register_classes, _unregister_classes = bpy.utils.register_classes_factory(
-        properties.CLASSES + operators.CLASSES + panels.CLASSES)
+        properties.CLASSES + operators.CLASSES + panels.CLASSES + user_ui.CLASSES)
     register_classes()
     properties.attach()
+    user_ui.attach()
     compat.forget_mp_main()
 
 
 def unregister() -> None:
     global _unregister_classes
-    from . import properties
+    from . import properties, user_ui
 
+    user_ui.detach()
     properties.detach()
     if _unregister_classes is not None:
         _unregister_classes()  # in reverse order

@@ -19,7 +19,7 @@ from occpose.generate import SequenceKey, motion_world, visibility_params
 from occpose.occlusion.occluders.geometry import OccluderSet
 from occpose.occlusion.raycast.visibility import label_visibility
 
-from . import bridge, labels, pipeline, render, sequence
+from . import bridge, labels, pipeline, render, sequence, user_scene
 from .properties import choices_of, default_preset
 
 RENDER_SCENE = "OccPose Render"
@@ -125,15 +125,16 @@ class OCCPOSE_OT_label_visibility(_Operator):
 
     def run(self, context, s) -> str:
         cfg, level = self.built_inputs(context, s, True)
-        inputs = selected_inputs(cfg, s, level)
         scene = context.scene
+        inputs = user_scene.with_scene_occluders(scene, selected_inputs(cfg, s, level),
+                                                 user_scene.collection_setting(scene))
         bridge.clear(scene, (bridge.MARKERS,))
         params = visibility_params(cfg)
         caster = sequence.ray_caster(scene, inputs, params)
         lab = labels.label_scene(scene, caster, inputs.joints_cam, inputs.body, inputs.camera)
         states = labels.joint_states(lab)
         bridge.joint_markers(scene, inputs.joints_world, states, inputs.body.skeleton.joint_names)
-        occ = inputs.occluders.in_camera_frame(inputs.camera)  # an empty set labels as None
+        occ = inputs.all_occluders.in_camera_frame(inputs.camera)  # an empty set labels as None
         analytic = label_visibility(inputs.joints_cam, inputs.body, inputs.camera, occ, params)
         share = np.bincount(states.ravel(), minlength=4) / states.size * 100
         return (f"Joints visible {share[0]:.1f} %, hidden by body {share[1]:.1f} %, by objects "
@@ -158,7 +159,8 @@ class OCCPOSE_OT_render_benchmark(bpy.types.Operator):
             raise ConfigError("choose an absolute output folder or save the .blend file first")
         cfg = settings_config(s)
         scene = bridge.ensure_scene(RENDER_SCENE)
-        self._steps = pipeline.iter_benchmark(cfg, out, overwrite=s.overwrite, scene=scene)
+        self._steps = pipeline.iter_benchmark(cfg, out, overwrite=s.overwrite, scene=scene,
+                                              occluder_collection=user_scene.render_setting(context.scene))
         self._out = out
         context.window_manager.progress_begin(0, 100)
 

@@ -9,7 +9,7 @@ Command line (``benchmark/render_bench.py`` and ``occpose-bench generate --backe
 call :func:`main`)::
 
     --config TOML --out DIR [--seed N] [--set K=V ...] [--shard i/N] [--overwrite]
-    [--engine cycles|workbench|eevee] [--device cpu|gpu] [--quiet]
+    [--engine cycles|workbench|eevee] [--device cpu|gpu] [--quiet] [--occluders COLLECTION]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from occpose.dataset import BenchmarkWriter, SequenceEntry
 from occpose.errors import OccposeError
 from occpose.generate import motion_world, parse_shard, plan, shard_keys
 
-from . import bridge, compat, render, sequence
+from . import bridge, compat, render, sequence, user_scene
 
 PROG = "render_bench"
 
@@ -51,10 +51,15 @@ def manifest_extra(cfg: Config, info: dict) -> dict:
 def iter_benchmark(cfg: Config, out: str | Path, overwrite: bool = False,
                    shard: tuple[int, int] | None = None, scene=None,
                    on_sequence: Callable[[SequenceEntry, float], None] | None = None,
-                   ) -> Iterator[Progress]:
+                   occluder_collection: str | None = None) -> Iterator[Progress]:
     """Render (or resume) a benchmark directory, one frame per step; the generator returns
-    the manifest (``StopIteration.value``; :func:`render_benchmark` hands it back)."""
-    scene = scene or bridge.ensure_scene()
+    the manifest (``StopIteration.value``; :func:`render_benchmark` hands it back).
+
+    ``occluder_collection``: the user's collection of occluding objects (``user_scene``), shown
+    in the render scene and labelled and stored with every sequence."""
+    scene = scene or bridge.ensure_scene(user_scene.RENDER_SCENE if occluder_collection else bridge.SCENE)
+    user_occ = user_scene.scene_occluders(scene, occluder_collection, cfg.benchmark.frames)
+    cfg = user_scene.with_identity(cfg, user_occ)
     info = render.configure(scene, cfg.render, seed=0)
     writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend="blender", extra=manifest_extra(cfg, info))
     keys = shard_keys(plan(cfg, cfg.render.subjects), shard)  # render.subjects: only those
@@ -68,7 +73,7 @@ def iter_benchmark(cfg: Config, out: str | Path, overwrite: bool = False,
         t0 = time.perf_counter()
         if clip_key != (key.subject, key.action):
             clip_key, clip = (key.subject, key.action), motion_world(cfg, key.subject, key.action)
-        inputs = sequence.place(cfg, key, clip, cams[key.camera], placement_cams[key.camera])
+        inputs = sequence.place(cfg, key, clip, cams[key.camera], placement_cams[key.camera], user_occ)
         sequence.build_scene(scene, cfg, inputs)
         job = sequence.SequenceRender(scene, cfg, inputs, writer.sequence_dir(key.id),
                                       sequence.rendered_frames(cfg))
@@ -85,7 +90,8 @@ def iter_benchmark(cfg: Config, out: str | Path, overwrite: bool = False,
 
 
 def render_benchmark(cfg: Config, out: str | Path, overwrite: bool = False,
-                     shard: tuple[int, int] | None = None, quiet: bool = False) -> dict:
+                     shard: tuple[int, int] | None = None, quiet: bool = False,
+                     occluder_collection: str | None = None) -> dict:
     """Run :func:`iter_benchmark` to the end, printing one line per sequence; returns the manifest."""
     def report(entry: SequenceEntry, seconds: float) -> None:
         if not quiet:
@@ -95,7 +101,8 @@ def render_benchmark(cfg: Config, out: str | Path, overwrite: bool = False,
                   f"{x['rendered_frames']}/{entry.frames} frames rendered, mask occlusion "
                   f"{x['mask_occlusion']:.3f}{agree}, {seconds:.1f} s", flush=True)
 
-    steps = iter_benchmark(cfg, out, overwrite, shard, on_sequence=report)
+    steps = iter_benchmark(cfg, out, overwrite, shard, on_sequence=report,
+                           occluder_collection=occluder_collection)
     while True:
         try:
             next(steps)
@@ -117,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("cycles", "workbench", "eevee"), help="= --set render.engine=...")
     p.add_argument("--device", choices=("cpu", "gpu"), help="= --set render.device=...")
     p.add_argument("--quiet", action="store_true", help="no per-sequence lines")
+    user_scene.add_arguments(p)
     return p
 
 
@@ -134,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config_from_args(args)
         t0 = time.perf_counter()
-        manifest = render_benchmark(cfg, args.out, args.overwrite, parse_shard(args.shard), args.quiet)
+        manifest = render_benchmark(cfg, args.out, args.overwrite, parse_shard(args.shard), args.quiet,
+                                    args.occluders)
     except OccposeError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return e.exit_code

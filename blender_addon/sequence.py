@@ -23,7 +23,7 @@ from occpose.occlusion.occluders.geometry import OccluderSet
 from occpose.occlusion.raycast.visibility import VisibilityLabels, labels_from_counts, out_of_frame_mask
 from occpose.rng import key_rng, key_seed
 
-from . import appearance, bridge, distortion, labels, masks, pngio, render, scenery
+from . import appearance, bridge, distortion, labels, masks, pngio, render, scenery, user_scene
 
 
 @dataclass(eq=False)
@@ -35,6 +35,8 @@ class SequenceInputs:
         camera: the render-resolution camera (``cfg.camera_objects(rendered=True)``).
         occluders: world-frame occluders of the placement.
         analytic: the placement's analytic labels (None when the occluders were given by hand).
+        scene_occluders: the user's own objects (``user_scene.read_occluders``): already in the
+            scene, so never built, but labelled and stored after ``occluders``.
     """
 
     key: SequenceKey
@@ -44,6 +46,14 @@ class SequenceInputs:
     occluders: OccluderSet
     analytic: VisibilityLabels | None = None
     steps: int = 0
+    scene_occluders: OccluderSet | None = None
+
+    @property
+    def all_occluders(self) -> OccluderSet:
+        """The placed occluders followed by the user's objects: what labels and arrays use."""
+        if self.scene_occluders is None or not self.scene_occluders.num_primitives:
+            return self.occluders
+        return self.occluders.concat(self.scene_occluders)
 
     @property
     def n_frames(self) -> int:
@@ -71,16 +81,24 @@ def remap_of(camera: Camera) -> distortion.Remap | None:
 
 
 def place(cfg: Config, key: SequenceKey, joints_world: np.ndarray, camera: Camera,
-          placement_camera: Camera) -> SequenceInputs:
+          placement_camera: Camera, scene_occluders: OccluderSet | None = None) -> SequenceInputs:
     """Occluders for ``key`` exactly as ``occpose.generate.make_sequence`` places them.
 
     Args:
         camera: the render-resolution camera; placement_camera: the preset's camera, which the
             analytic backend places with (same rng stream, so the same occluders).
+        scene_occluders: the user's objects; the analytic labels then include them.
     """
     placed = place_sequence(cfg, key, joints_world, placement_camera)
-    return SequenceInputs(key, joints_world, camera, cfg.body_model(key.subject), placed.occluders,
-                          placed.labels, placed.steps)
+    inputs = SequenceInputs(key, joints_world, camera, cfg.body_model(key.subject), placed.occluders,
+                            placed.labels, placed.steps, scene_occluders)
+    if scene_occluders is not None and scene_occluders.num_primitives:
+        from occpose.occlusion.raycast.visibility import label_visibility
+
+        inputs.analytic = label_visibility(inputs.joints_cam, inputs.body, camera,
+                                           inputs.all_occluders.in_camera_frame(camera),
+                                           visibility_params(cfg))
+    return inputs
 
 
 def rendered_frames(cfg: Config) -> np.ndarray:
@@ -126,7 +144,8 @@ def add_occluders(scene, cfg: Config, inputs: SequenceInputs) -> list:
 
 def ray_caster(scene, inputs: SequenceInputs, params) -> labels.RayCaster:
     """The Blender ray caster of a built sequence's scene (its body and occluder objects)."""
-    return labels.RayCaster(scene, bridge.blockers(scene), inputs.body.incidence, params,
+    table = {**bridge.blockers(scene), **user_scene.blockers(inputs.scene_occluders)}
+    return labels.RayCaster(scene, table, inputs.body.incidence, params,
                             np.asarray(inputs.camera.position, np.float64))
 
 
@@ -156,7 +175,8 @@ class SequenceRender:
         self.params = visibility_params(self.cfg)
         self.caster = ray_caster(self.scene, inp, self.params)
         self.targets = labels.targets_world(self.joints_cam, inp.body.joint_radius, inp.camera, self.params)
-        self.occluders_cam = inp.occluders.in_camera_frame(inp.camera) if inp.occluders.num_primitives else None
+        occ = inp.all_occluders
+        self.occluders_cam = occ.in_camera_frame(inp.camera) if occ.num_primitives else None
 
     def step(self, t: int) -> None:
         """Label, mask and (if selected) render frame t."""
@@ -187,7 +207,7 @@ def sequence_arrays(cfg: Config, inputs: SequenceInputs, lab: VisibilityLabels, 
     if inputs.analytic is not None:
         extra["analytic_agreement"] = round(labels.agreement(lab, inputs.analytic), 6)
     return sequence_record(
-        cfg, inputs.key, inputs.joints_world, inputs.camera, lab, inputs.occluders, inputs.steps,
+        cfg, inputs.key, inputs.joints_world, inputs.camera, lab, inputs.all_occluders, inputs.steps,
         extra_arrays={"mask_visible_fraction": np.asarray(visible_fraction, np.float32),
                       "rendered": np.asarray(rendered, bool)},
         extra=extra)

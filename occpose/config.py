@@ -36,7 +36,7 @@ class BenchmarkSection:
     area_radius: float = opt(1.5, gt=0)
     actions: list[str] = opt(list(KNOWN_ACTIONS), nonempty=True)
     levels: list[float] = opt([0.0, 0.1, 0.2, 0.3, 0.4, 0.5], min=0.0, max=0.95, nonempty=True)
-    train_subjects: list[str] = opt(["S1", "S2", "S3"], nonempty=True)
+    train_subjects: list[str] = opt(["S1", "S2", "S3"])  # may be empty for a test-only benchmark
     test_subjects: list[str] = opt(["S4", "S5"])
 
 
@@ -355,6 +355,9 @@ def _validate(cfg: Config, file: str, imported_actions: tuple[str, ...] = ()) ->
                 raise ConfigError(f"{file}: 'benchmark.{key}' names subject {s!r}, which the preset "
                                   f"does not define (defined: {', '.join(cfg.subjects) or 'none'}; "
                                   f"add a [subjects.{s}] table)")
+    if not b.train_subjects and not b.test_subjects:
+        raise ConfigError(f"{file}: 'benchmark.train_subjects' and 'benchmark.test_subjects' are both "
+                          f"empty; name at least one subject")
     overlap = set(b.train_subjects) & set(b.test_subjects)
     if overlap:
         raise ConfigError(f"{file}: subjects {sorted(overlap)} are in both train_subjects and test_subjects")

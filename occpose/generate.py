@@ -199,7 +199,8 @@ def _group_job(args) -> list[tuple[SequenceEntry, dict]]:
 def generate(cfg: Config, out: str | Path, overwrite: bool = False, shard: tuple[int, int] | None = None,
              workers: int = 0, progress: bool = True,
              on_sequence: Callable[[SequenceEntry], None] | None = None,
-             clips: dict[tuple[str, str], np.ndarray] | None = None, force_size: bool = False) -> dict:
+             clips: dict[tuple[str, str], np.ndarray] | None = None, force_size: bool = False,
+             extra: dict | None = None) -> dict:
     """Generate (or resume) a benchmark directory; returns the manifest.
 
     Args:
@@ -209,6 +210,7 @@ def generate(cfg: Config, out: str | Path, overwrite: bool = False, shard: tuple
             joints}`` (e.g. from BVH); each must have ``cfg.benchmark.frames`` frames.
         force_size: go ahead when the size estimate (:mod:`occpose.sizes`) says the run cannot
             fit on this machine; without it such a run is refused before anything is written.
+        extra: top-level manifest fields (e.g. ``convert bvh``'s ``"import"`` record).
     """
     from .sizes import check, generate_estimate
 
@@ -219,7 +221,7 @@ def generate(cfg: Config, out: str | Path, overwrite: bool = False, shard: tuple
     clips = {k: np.asarray(v, dtype=np.float32).astype(np.float64) for k, v in (clips or {}).items()}
     from tqdm import tqdm
 
-    writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend="analytic")
+    writer = BenchmarkWriter(out, cfg, overwrite=overwrite, backend="analytic", extra=extra)
     with writer:
         keys = shard_keys(plan(cfg), shard)
         todo = [k for k in keys if writer.completed_entry(k.id) is None]

@@ -147,7 +147,7 @@ def test_export_writes_its_files_as_one_set(tmp_path, capsys, monkeypatch):
     assert main(["export", str(bench), "--format", "videopose3d", "--out", str(out)]) == 0
     first = snapshot(out)
     names = sorted(first)
-    assert len(names) == 4 and not any(n.startswith(".") for n in names)
+    assert len(names) == 5 and not any(n.startswith(".") for n in names)  # 4 data files + class
     # a crash in the middle of moving the new set in: the rerun finishes, nothing mixed/left over
     real_replace, calls = os.replace, []
 
@@ -166,10 +166,11 @@ def test_export_writes_its_files_as_one_set(tmp_path, capsys, monkeypatch):
 
         export.run(export.register.__globals__["argparse"].Namespace(
             dir=str(bench), format="videopose3d", out=str(out), split="test", levels=None,
-            name="occpose"))
+            name="occpose", layout="native", rendered_only=False, group_by="action",
+            keypoints2d=["gt"]))
     monkeypatch.setattr(os, "replace", real_replace)
     mid = sorted(p.name for p in out.iterdir())
-    assert len([n for n in mid if not n.startswith(".")]) < 4  # never looks whole mid-move
+    assert len([n for n in mid if not n.startswith(".")]) < 5  # never looks whole mid-move
     assert main(["export", str(bench), "--format", "videopose3d", "--out", str(out), "--split",
                  "test"]) == 0
     assert sorted(p.name for p in out.iterdir()) == names  # no temporaries left

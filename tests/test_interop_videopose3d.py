@@ -345,7 +345,8 @@ def test_cli_export_and_convert_bundle(bench, tmp_path, capsys):
                  "--split", "test", "--levels", "0.3"]) == 0
     printed = capsys.readouterr().out.split()
     assert [Path(p).name for p in printed] == ["data_3d_occpose.npz", "data_2d_occpose_gt.npz",
-                                               "data_occlusion_occpose.npz", "cameras_occpose.json"]
+                                               "data_occlusion_occpose.npz", "cameras_occpose.json",
+                                               "occpose_dataset.py"]
     assert main(["convert", "videopose3d", "--data-3d", printed[0], "--data-2d", printed[1], "--cameras",
                  printed[3], "--occlusion", printed[2], "--trust-pickle", "--out", str(tmp_path / "p.npz")]) == 0
     seqs = load_pose_bundle(tmp_path / "p.npz")

@@ -92,21 +92,47 @@ class BvhClip:
 
 
 # ---------------------------------------------------------------------------------- parsing
+# Bounds on untrusted input (a real motion-capture file is far inside each): a file larger than
+# MAX_BYTES, a hierarchy with more than MAX_JOINTS joints or deeper than MAX_DEPTH, a joint with
+# more than MAX_JOINT_CHANNELS channels, more than MAX_FRAMES frames before or after resampling,
+# or a value beyond MAX_ABS (file units or degrees) is refused with a one-line BvhError.
+MAX_BYTES = 512 * 2 ** 20
+MAX_JOINTS = 1000
+MAX_DEPTH = 256
+MAX_JOINT_CHANNELS = 12
+MAX_FRAMES = 1_000_000
+MAX_ABS = 1e7
+MAX_FK_ELEMENTS = 20_000_000  # frames x joints kept in forward kinematics (about 2 GB of float64)
+
+
+def _tokens(lines: list[str]):
+    """(token, 1-based line) of the hierarchy, up to and including ``MOTION``."""
+    for i, ln in enumerate(lines):
+        for t in _TOKEN.findall(ln):
+            yield t, i + 1
+            if t.upper() == "MOTION":
+                return
+
+
 def parse_bvh(text: str, source: str = "<bvh>") -> BvhFile:
-    """Parse BVH text; :class:`BvhError` names ``source:line`` for malformed input."""
+    """Parse BVH text; :class:`BvhError` names ``source:line`` for malformed input.
+
+    The hierarchy is read with an explicit stack (no recursion), so its depth is bounded by
+    :data:`MAX_DEPTH`, not by Python's recursion limit.
+    """
     lines = text.splitlines()
-    toks = [(t, i + 1) for i, ln in enumerate(lines) for t in _TOKEN.findall(ln)]
-    pos = 0
+    toks = _tokens(lines)
+    last_line = [len(lines)]
 
     def err(line: int, msg: str) -> BvhError:
         return BvhError(f"{source}:{line}: {msg}")
 
     def take(expected: str | None = None) -> tuple[str, int]:
-        nonlocal pos
-        if pos >= len(toks):
+        got = next(toks, None)
+        if got is None:
             raise err(len(lines), f"unexpected end of file{f', expected {expected!r}' if expected else ''}")
-        tok, line = toks[pos]
-        pos += 1
+        tok, line = got
+        last_line[0] = line
         if expected is not None and tok.upper() != expected.upper():
             raise err(line, f"expected {expected!r}, got {tok!r}")
         return tok, line
@@ -119,61 +145,77 @@ def parse_bvh(text: str, source: str = "<bvh>") -> BvhFile:
             raise err(line, f"{what}: expected a number, got {tok!r}") from None
         if not math.isfinite(v):
             raise err(line, f"{what}: value {tok!r} is not finite")
+        if abs(v) > MAX_ABS:
+            raise err(line, f"{what}: value {tok} is beyond the limit of {MAX_ABS:g} file units")
         return v
 
     joints: list[BvhJoint] = []
     n_channels = 0
+    # One open joint per stack level: [index, name, line, offset, channels, start].
+    stack: list[list] = []
 
-    def joint(parent: int, name: str, line: int) -> None:
-        nonlocal n_channels
+    def open_joint(parent: int, name: str, line: int) -> None:
+        if len(joints) >= MAX_JOINTS:
+            raise err(line, f"more than {MAX_JOINTS} joints; not a body skeleton occpose can import")
+        if len(stack) >= MAX_DEPTH:
+            raise err(line, f"hierarchy deeper than {MAX_DEPTH} levels; not a body skeleton occpose can import")
         take("{")
-        me = len(joints)
         joints.append(BvhJoint(name, parent, np.zeros(3), (), 0, line))
-        offset, channels, start = None, (), 0
-        while True:
-            tok, ln = take()
-            key = tok.upper()
-            if key == "OFFSET":
-                offset = np.array([number(f"OFFSET of {name}") for _ in range(3)])
-            elif key == "CHANNELS":
-                n_tok, n_ln = take()
-                if not n_tok.isdigit():
-                    raise err(n_ln, f"CHANNELS of {name}: expected a channel count, got {n_tok!r}")
-                if channels:
-                    raise err(ln, f"joint {name} has a second CHANNELS line")
-                channels = tuple(take()[0] for _ in range(int(n_tok)))
-                bad = [c for c in channels if c.lower() not in _CHANNELS]
-                if bad:
-                    raise err(ln, f"CHANNELS of {name}: unknown channel {bad[0]!r}; expected "
-                                  f"Xposition ... Zrotation")
-                start, n_channels = n_channels, n_channels + len(channels)
-            elif key == "JOINT":
-                joint(me, take()[0], ln)
-            elif key == "END":
-                take("Site")
-                take("{")
-                take("OFFSET")
-                end_off = np.array([number(f"End Site OFFSET of {name}") for _ in range(3)])
-                take("}")
-                joints.append(BvhJoint(f"{name}_End", me, end_off, (), 0, ln))
-            elif tok == "}":
-                break
-            else:
-                raise err(ln, f"unexpected {tok!r} in joint {name} (expected OFFSET, CHANNELS, JOINT, "
-                              f"End Site or '}}')")
-        if offset is None:
-            raise err(line, f"joint {name} has no OFFSET")
-        joints[me] = BvhJoint(name, parent, offset, channels, start, line)
+        stack.append([len(joints) - 1, name, line, None, (), 0])
 
     take("HIERARCHY")
     _, line = take("ROOT")
-    joint(-1, take()[0], line)
+    open_joint(-1, take()[0], line)
+    while stack:
+        top = stack[-1]
+        me, name = top[0], top[1]
+        tok, ln = take()
+        key = tok.upper()
+        if key == "OFFSET":
+            top[3] = np.array([number(f"OFFSET of {name}") for _ in range(3)])
+        elif key == "CHANNELS":
+            n_tok, n_ln = take()
+            if not n_tok.isdigit():
+                raise err(n_ln, f"CHANNELS of {name}: expected a channel count, got {n_tok!r}")
+            if top[4]:
+                raise err(ln, f"joint {name} has a second CHANNELS line")
+            if int(n_tok) > MAX_JOINT_CHANNELS:
+                raise err(n_ln, f"CHANNELS of {name}: {n_tok} channels, at most {MAX_JOINT_CHANNELS} supported")
+            channels = tuple(take()[0] for _ in range(int(n_tok)))
+            bad = [c for c in channels if c.lower() not in _CHANNELS]
+            if bad:
+                raise err(ln, f"CHANNELS of {name}: unknown channel {bad[0]!r}; expected "
+                              f"Xposition ... Zrotation")
+            top[4], top[5], n_channels = channels, n_channels, n_channels + len(channels)
+        elif key == "JOINT":
+            open_joint(me, take()[0], ln)
+        elif key == "END":
+            take("Site")
+            take("{")
+            take("OFFSET")
+            end_off = np.array([number(f"End Site OFFSET of {name}") for _ in range(3)])
+            take("}")
+            if len(joints) >= MAX_JOINTS:
+                raise err(ln, f"more than {MAX_JOINTS} joints; not a body skeleton occpose can import")
+            joints.append(BvhJoint(f"{name}_End", me, end_off, (), 0, ln))
+        elif tok == "}":
+            stack.pop()
+            _, _, line0, offset, channels, start = top
+            if offset is None:
+                raise err(line0, f"joint {name} has no OFFSET")
+            joints[me] = BvhJoint(name, joints[me].parent, offset, channels, start, line0)
+        else:
+            raise err(ln, f"unexpected {tok!r} in joint {name} (expected OFFSET, CHANNELS, JOINT, "
+                          f"End Site or '}}')")
     tok, line = take()
     if tok.upper() == "ROOT":
         raise err(line, "more than one ROOT; occpose imports one skeleton per file")
     if tok.upper() != "MOTION":
         raise err(line, f"expected 'MOTION', got {tok!r}")
     motion, frame_time = _parse_motion(lines, line, n_channels, err)
+    if motion.shape[0] * len(joints) > MAX_FK_ELEMENTS:
+        raise err(line, f"{motion.shape[0]} frames x {len(joints)} joints is more than occpose imports "
+                        f"({MAX_FK_ELEMENTS:,} joint-frames); cut the clip")
     return BvhFile(source, joints, motion, frame_time)
 
 
@@ -193,10 +235,14 @@ def _parse_motion(lines: list[str], motion_line: int, n_channels: int, err) -> t
         frame_time = float("nan")
     if not (frame_time > 0 and math.isfinite(frame_time)):
         raise err(l2, f"expected 'Frame Time: <seconds > 0>', got {time_ln!r}")
+    if not 1e-5 <= frame_time <= 10.0:
+        raise err(l2, f"Frame Time {frame_time:g} s is outside 1e-05 .. 10 s")
     n = int(m1.group(1))
     rows = body[2:]
     if n < 1:
         raise err(l1, "Frames must be at least 1")
+    if n > MAX_FRAMES:
+        raise err(l1, f"'Frames: {n}' is more than occpose imports ({MAX_FRAMES:,}); cut the clip")
     if len(rows) < n:
         raise err(len(lines), f"'Frames: {n}' but only {len(rows)} frame lines (file truncated?)")
     if len(rows) > n:
@@ -213,6 +259,10 @@ def _parse_motion(lines: list[str], motion_line: int, n_channels: int, err) -> t
             raise err(ln, f"frame {f}: {bad!r} is not a number") from None
         if not np.isfinite(motion[f]).all():
             raise err(ln, f"frame {f}: NaN or inf value")
+        if np.abs(motion[f]).max(initial=0.0) > MAX_ABS:
+            bad = motion[f][np.abs(motion[f]) > MAX_ABS][0]
+            raise err(ln, f"frame {f}: value {bad:g} is beyond the limit of {MAX_ABS:g} "
+                          f"(file units or degrees)")
     return motion, frame_time
 
 
@@ -283,9 +333,9 @@ def resample(positions: np.ndarray, source_fps: float, fps: float) -> np.ndarray
     T = floor((F - 1) * fps / source_fps) + 1: samples at k / fps seconds within the clip.
     """
     n = positions.shape[0]
-    if n == 1 or abs(fps - source_fps) < 1e-9 * fps:
+    if n == 1 or abs(fps - source_fps) < 1e-5 * fps:
         return positions.copy()
-    count = int(math.floor((n - 1) * fps / source_fps + 1e-9)) + 1
+    count = int(math.floor((n - 1) * fps / source_fps + 1e-5)) + 1  # 1e-5: "Frame Time: .0083333"
     x = np.arange(count) * (source_fps / fps)  # fractional source frame
     i0 = np.minimum(np.floor(x).astype(int), n - 1)
     i1 = np.minimum(i0 + 1, n - 1)
@@ -304,6 +354,39 @@ def estimate_stature(joints: np.ndarray) -> float:
     return float((legs + torso) / (1.0 - ANKLE_HEIGHT_FRACTION - HEAD_TOP_FRACTION))
 
 
+# Plausible ranges for an adult imported on the Human3.6M skeleton (docs/interop.md): stature
+# about the 1st to 99th percentile of adults, and the standing pelvis (hip-joint) height as a
+# fraction of it around Human3.6M's mean 0.568 (occpose.subjects).
+STATURE_RANGE = (1.40, 2.10)
+PELVIS_FRACTION_RANGE = (0.50, 0.62)
+
+
+def body_check(joints: np.ndarray) -> dict:
+    """Stature, standing pelvis height and warnings for (T, 17, 3) imported joints.
+
+    ``pelvis_height_m`` is the hip joints' height when standing straight, from the bones:
+    ankle height (``ANKLE_HEIGHT_FRACTION`` of stature) + thigh + shin (mean of both sides, median
+    over frames); ``pelvis_fraction`` is that over the stature (Human3.6M's mean 0.568).
+    ``warnings`` lists what lies outside :data:`STATURE_RANGE` or :data:`PELVIS_FRACTION_RANGE`.
+    """
+    stature = estimate_stature(joints)
+    bones = np.linalg.norm(joints[:, 1:] - joints[:, list(H36M_17.parents[1:])], axis=-1)
+    b = np.median(bones, axis=0)  # bone k ends at joint k + 1
+    legs = (b[1] + b[2] + b[4] + b[5]) / 2
+    pelvis = ANKLE_HEIGHT_FRACTION * stature + legs
+    frac = pelvis / stature if stature > 0 else float("nan")
+    warnings = []
+    if not STATURE_RANGE[0] <= stature <= STATURE_RANGE[1]:
+        warnings.append(f"stature {stature:.2f} m is outside the adult range "
+                        f"{STATURE_RANGE[0]:.2f}-{STATURE_RANGE[1]:.2f} m")
+    if not PELVIS_FRACTION_RANGE[0] <= frac <= PELVIS_FRACTION_RANGE[1]:
+        warnings.append(f"pelvis height {pelvis:.2f} m is {100 * frac:.0f}% of the stature, outside "
+                        f"{100 * PELVIS_FRACTION_RANGE[0]:.0f}-{100 * PELVIS_FRACTION_RANGE[1]:.0f}% "
+                        f"(Human3.6M: 57%)")
+    return {"stature_m": float(stature), "pelvis_height_m": float(pelvis), "pelvis_fraction": float(frac),
+            "warnings": warnings}
+
+
 def load_bvh(path: str | Path, fps: float | None = None, scale: float | None = None,
              mapping: str | Path | dict | None = None, up: str = "y", recenter: bool = True,
              ground: bool = True) -> BvhClip:
@@ -319,6 +402,10 @@ def load_bvh(path: str | Path, fps: float | None = None, scale: float | None = N
     """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise BvhError(f"{path}: {size / 2 ** 20:.0f} MiB is more than occpose reads as BVH "
+                           f"({MAX_BYTES // 2 ** 20} MiB); cut the clip")
         text = path.read_text("utf-8", errors="strict")
     except FileNotFoundError:
         raise BvhError(f"{path}: file not found") from None
@@ -326,8 +413,8 @@ def load_bvh(path: str | Path, fps: float | None = None, scale: float | None = N
         raise BvhError(f"{path}: cannot read BVH ({e})") from None
     if up not in ("y", "z"):
         raise BvhError(f"up axis must be 'y' or 'z', got {up!r}")
-    if scale is not None and not (scale > 0 and math.isfinite(scale)):
-        raise BvhError(f"--scale must be a positive number, got {scale}")
+    if scale is not None and not (1e-6 <= scale <= 10.0):
+        raise BvhError(f"--scale must be metres per file unit between 1e-06 and 10, got {scale}")
     if fps is not None and not (fps > 0 and math.isfinite(fps)):
         raise BvhError(f"target fps must be positive, got {fps}")
     bvh = parse_bvh(text, str(path))
@@ -339,6 +426,10 @@ def load_bvh(path: str | Path, fps: float | None = None, scale: float | None = N
         joints = np.stack([joints[..., 0], -joints[..., 2], joints[..., 1]], axis=-1)
     source_fps = 1.0 / bvh.frame_time
     fps = source_fps if fps is None else float(fps)
+    count = math.floor((bvh.motion.shape[0] - 1) * fps / source_fps + 1e-5) + 1
+    if count > MAX_FRAMES:
+        raise BvhError(f"{path}: {bvh.motion.shape[0]} frames at {source_fps:g} fps become {count:,} at "
+                       f"{fps:g} fps, more than occpose imports ({MAX_FRAMES:,}); cut the clip")
     joints = resample(joints, source_fps, fps)
     if recenter:
         joints[..., :2] -= joints[:, 0, :2].mean(axis=0)

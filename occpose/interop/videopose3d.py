@@ -13,11 +13,16 @@ occpose's export adds ``data_occlusion_<name>.npz`` (one key per label -- ``occl
 ``positions_2d``, plus ``metadata``) and ``cameras_<name>.json``.
 
 **Action naming in exports**: one VideoPose3D action per (action, level): ``"walk L030"`` is
-action ``walk`` at target level 0.30. VideoPose3D's ``--actions walk`` matches the part before
-the space, so it selects every level. ``positions_3d`` repeats the clip's world joints for each
-level key (all cameras and levels of a (subject, action) share one clip). ``metadata["occpose"]``
-maps each key back: {"actions": {key: [action, level]}, "fps", "train_subjects",
-"test_subjects", "cameras"}; :func:`load_videopose3d` uses it for actions, levels and splits.
+action ``walk`` at target level 0.30 (``group_by="action"``, the default). VideoPose3D's
+``--actions walk`` matches the start of the name, so it selects every level, and its printed
+evaluation table groups by the first word: one row per action. ``group_by="level"`` names them
+``"L030 walk"``: the table has one row per occlusion level and ``--actions L030`` selects a level.
+``positions_3d`` repeats the clip's world joints for each level key (all cameras and levels of
+a (subject, action) share one clip). ``metadata["occpose"]`` maps each key back: {"actions": {key: [action, level]}, "fps", "train_subjects",
+"test_subjects", "cameras", "group_by"}; :func:`load_videopose3d` uses it for actions, levels and
+splits. The data_3d file's ``metadata`` also holds ``skeleton`` (joint names, parents, left and
+right joints), ``cameras`` ({subject: [VideoPose3D camera dict]}) and ``fps``: what the dataset
+class ``occpose_dataset.py`` written next to the files (:mod:`.vp3d_dataset`) reads.
 
 Cameras -- the camera JSON of ``--cameras``, quaternions, conversion to and from
 :class:`~occpose.camera.Camera`, and how VideoPose3D's distortion model compares with
@@ -27,6 +32,7 @@ occpose's -- are in :mod:`.vp3d_cameras`; its public names are re-exported here.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -278,19 +284,77 @@ def _save_pickled_npz(path: Path, **members) -> None:
                                   for k, v in members.items()})
 
 
+GROUP_BY = ("action", "level")
+
+
+def action_key(action: str, level: float, group_by: str = "action") -> str:
+    """VideoPose3D action name of (action, level): ``"walk L030"`` or (by level) ``"L030 walk"``."""
+    tag = f"L{round(level * 100):03d}"
+    if group_by not in GROUP_BY:
+        raise ValueError(f"group_by must be one of {GROUP_BY}, got {group_by!r}")
+    return f"{action} {tag}" if group_by == "action" else f"{tag} {action}"
+
+
+KEYPOINTS_2D = ("gt", "noise")
+
+
+@dataclass(frozen=True)
+class Vp3dExport:
+    """The files :func:`export_videopose3d_files` wrote."""
+
+    data_3d: Path
+    data_2d: dict[str, Path]  # keypoints2d name ("gt", "noise") -> data_2d_<name>_<k>.npz
+    occlusion: Path
+    cameras: Path
+    dataset_class: Path  # occpose_dataset.py
+
+    def paths(self) -> list[Path]:
+        return [self.data_3d, *self.data_2d.values(), self.occlusion, self.cameras, self.dataset_class]
+
+
 def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | None = None,
-                       levels=None) -> list[Path]:
+                       levels=None, group_by: str = "action", keypoints2d=("gt",)) -> list[Path]:
+    """Write a benchmark in VideoPose3D's format; returns [data_3d, data_2d gt, data_occlusion,
+    cameras JSON] (the other files it writes are listed by :func:`export_videopose3d_files`)."""
+    files = export_videopose3d_files(bench_dir, out_dir, name, split, levels, group_by, keypoints2d)
+    return [files.data_3d, files.data_2d["gt"], files.occlusion, files.cameras]
+
+
+def export_videopose3d_files(bench_dir, out_dir, name: str = "occpose", split: str | None = None,
+                             levels=None, group_by: str = "action", keypoints2d=("gt",)) -> Vp3dExport:
     """Write a benchmark in VideoPose3D's format (see the module docstring for the files).
 
     Args:
         split: ``"train"``/``"test"`` to export one split only.
         levels: target levels to export (default all).
+        group_by: ``"action"`` (``"walk L030"``) or ``"level"`` (``"L030 walk"``): the first word
+            is what VideoPose3D's evaluation table groups by.
+        keypoints2d: 2D "detections" to write, ``data_2d_<name>_<k>.npz`` each: ``"gt"``, the
+            exact projections, and ``"noise"``, occpose's simulated detector
+            (:mod:`occpose.harness.inputs`, the benchmark's ``[train.noise]`` parameters, the same
+            realisation occpose's own ``--keypoints2d noise`` uses; needs torch installed). With
+            exact 2D every level of a clip gives VideoPose3D the same input; the noise makes
+            occluded joints worse, as a detector's would.
     Returns:
-        The paths written: data_3d, data_2d (detector name ``gt``), data_occlusion, cameras JSON.
+        The paths written, a :class:`Vp3dExport` (the dataset class ``occpose_dataset.py`` is
+        :mod:`.vp3d_dataset`).
     """
     from ..dataset import open_benchmark
+    from .vp3d_dataset import write_dataset_class
 
+    if group_by not in GROUP_BY:
+        raise DatasetError(f"group_by {group_by!r}: expected one of {', '.join(GROUP_BY)}")
+    keypoints2d = list(dict.fromkeys(["gt", *keypoints2d]))
+    bad = [k for k in keypoints2d if k not in KEYPOINTS_2D]
+    if bad:
+        raise DatasetError(f"keypoints2d {bad[0]!r}: expected one of {', '.join(KEYPOINTS_2D)}")
     bench = open_benchmark(bench_dir)
+    if "noise" in keypoints2d:
+        from ..config import config_from_dict
+        from ..dataset.poses import from_benchmark
+        from ..harness.inputs import keypoints_2d
+
+        noise = config_from_dict(bench.config, str(bench_dir)).train.noise
     entries = bench.select(split=split, levels=levels)
     if not entries:
         raise DatasetError(f"{bench_dir}: no sequences match split={split} levels={levels}")
@@ -298,10 +362,11 @@ def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | N
     groups: dict[tuple[str, str], dict] = {}
     action_info = {}
     for e in entries:
-        key = f"{e.action} L{round(e.target_level * 100):03d}"
+        key = action_key(e.action, e.target_level, group_by)
         action_info[key] = [e.action, e.target_level]
         groups.setdefault((e.subject, key), {})[e.camera] = e
-    pos3d, pos2d, labels = {}, {}, {k: {} for k in EXPORT_LABELS}
+    pos3d, labels = {}, {k: {} for k in EXPORT_LABELS}
+    pos2d: dict[str, dict] = {k: {} for k in keypoints2d}
     present = set(EXPORT_LABELS)
     for (subject, key), by_cam in groups.items():
         missing = [c for c in cam_order if c not in by_cam]
@@ -309,7 +374,10 @@ def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | N
             raise DatasetError(f"{bench_dir}: subject {subject} action {key!r} lacks cameras {missing}")
         seqs = [bench.load(by_cam[c]) for c in cam_order]
         pos3d.setdefault(subject, {})[key] = seqs[0].arrays["joints_3d_world"].astype(np.float32)
-        pos2d.setdefault(subject, {})[key] = [s.arrays["joints_2d"].astype(np.float32) for s in seqs]
+        pos2d["gt"].setdefault(subject, {})[key] = [s.arrays["joints_2d"].astype(np.float32) for s in seqs]
+        if "noise" in keypoints2d:
+            pos2d["noise"].setdefault(subject, {})[key] = [
+                keypoints_2d(p, "noise", noise).pixels for p in from_benchmark(bench, [by_cam[c] for c in cam_order])]
         for lab in EXPORT_LABELS:
             if all(lab in s.arrays for s in seqs):
                 labels[lab].setdefault(subject, {})[key] = [s.arrays[lab] for s in seqs]
@@ -324,19 +392,27 @@ def export_videopose3d(bench_dir, out_dir, name: str = "occpose", split: str | N
         "video_metadata": {s: {"w": cam0.width, "h": cam0.height} for s in pos3d},
         "occpose": {"actions": action_info, "fps": float(b.get("fps", 50.0)), "cameras": cam_order,
                     "train_subjects": [s for s in b.get("train_subjects", []) if s in pos3d],
-                    "test_subjects": [s for s in b.get("test_subjects", []) if s in pos3d]},
+                    "test_subjects": [s for s in b.get("test_subjects", []) if s in pos3d],
+                    "group_by": group_by},
     }
-    out = Path(out_dir)
-    paths = [out / f"data_3d_{name}.npz", out / f"data_2d_{name}_gt.npz",
-             out / f"data_occlusion_{name}.npz", out / f"cameras_{name}.json"]
-    _save_pickled_npz(paths[0], positions_3d=pos3d, metadata={"occpose": meta["occpose"]})
-    _save_pickled_npz(paths[1], positions_2d=pos2d, metadata=meta)
-    _save_pickled_npz(paths[2], metadata={"labels": sorted(present), "actions": action_info},
-                      **{k: labels[k] for k in EXPORT_LABELS if k in present})
     cams = [camera_to_videopose3d(bench.cameras[c]) for c in cam_order]
-    atomic_write_text(paths[3], json.dumps({"format": "videopose3d-cameras/1", "translation_unit": "m",
+    meta3d = {"occpose": meta["occpose"], "fps": float(b.get("fps", 50.0)),
+              "skeleton": {"name": skeleton.name, "joint_names": list(skeleton.joint_names),
+                           "parents": list(skeleton.parents), "joints_left": list(skeleton.joints_left),
+                           "joints_right": list(skeleton.joints_right)},
+              "cameras": {s: cams for s in pos3d}}
+    out = Path(out_dir)
+    paths = [out / f"data_3d_{name}.npz", *(out / f"data_2d_{name}_{k}.npz" for k in keypoints2d),
+             out / f"data_occlusion_{name}.npz", out / f"cameras_{name}.json"]
+    _save_pickled_npz(paths[0], positions_3d=pos3d, metadata=meta3d)
+    for k, path in zip(keypoints2d, paths[1:]):
+        _save_pickled_npz(path, positions_2d=pos2d[k], metadata={**meta, "keypoints2d": k})
+    _save_pickled_npz(paths[-2], metadata={"labels": sorted(present), "actions": action_info},
+                      **{k: labels[k] for k in EXPORT_LABELS if k in present})
+    atomic_write_text(paths[-1], json.dumps({"format": "videopose3d-cameras/1", "translation_unit": "m",
                                             "subjects": {s: cams for s in pos3d}}, indent=1) + "\n")
-    return paths
+    return Vp3dExport(data_3d=paths[0], data_2d=dict(zip(keypoints2d, paths[1:-2])), occlusion=paths[-2],
+                      cameras=paths[-1], dataset_class=write_dataset_class(out))
 
 
 # ----------------------------------------------------------------------- pickle-free cache

@@ -95,7 +95,7 @@ class _Search:
 def place_occluders(joints_world, body, camera, target_level: float, rng: np.random.Generator,
                     cfg, params: VisibilityParams = VisibilityParams(), sequence: str = "",
                     fps: float = 50.0, base_dir: str | Path | None = None,
-                    skeleton=None) -> Placement:
+                    skeleton=None, labeller=None) -> Placement:
     """Occluders for one sequence whose mean occluder_fraction is ``target_level`` +- tolerance.
 
     Args:
@@ -111,6 +111,10 @@ def place_occluders(joints_world, body, camera, target_level: float, rng: np.ran
         skeleton: the joint layout the benchmark stores (``benchmark.skeleton``) when it is not
             the body's: the level is measured over its joints, as the stored
             occluder_fraction is (e.g. humaneva15 keeps 15 of the 17 joints).
+        labeller: ``labeller(occluders_cam or None) -> VisibilityLabels`` measuring a candidate
+            (default: the capsule definition on ``body``); a mesh body passes its own
+            (:mod:`~occpose.occlusion.raycast.mesh_body`) with ``body`` a
+            :class:`~occpose.occlusion.raycast.mesh_body.MeshStageBody`.
     Raises:
         LevelNotReachedError: no placement within the tolerance in ``cfg.max_evaluations``.
     """
@@ -125,8 +129,11 @@ def place_occluders(joints_world, body, camera, target_level: float, rng: np.ran
     # files re-derive these labels exactly.
     joints_cam = world_to_camera(joints_world, camera).astype(np.float32).astype(np.float64)
     level = _level_function(body.skeleton, skeleton)
+    if labeller is None:
+        def labeller(occ_cam):
+            return label_visibility(joints_cam, body, camera, occ_cam, params)
     if target_level <= 0:
-        labels = label_visibility(joints_cam, body, camera, None, params)
+        labels = labeller(None)
         return Placement(OccluderSet.empty(n_t), labels, 1, level(labels))
     meshes = ()
     if "mesh" in cfg.kinds:
@@ -138,7 +145,7 @@ def place_occluders(joints_world, body, camera, target_level: float, rng: np.ran
 
     def evaluate(occ: OccluderSet) -> tuple[float, VisibilityLabels]:
         search.steps += 1
-        labels = label_visibility(joints_cam, body, camera, occ.in_camera_frame(camera), params)
+        labels = labeller(occ.in_camera_frame(camera))
         return level(labels), labels
 
     if stage.room > 0.05:
