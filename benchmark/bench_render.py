@@ -16,11 +16,25 @@ with ``--frames`` frames each, every frame rendered at the preset's render resol
   (occluder placement by the analytic search, scene building);
 * raw engine: ``bpy.ops.render.render`` alone on the same frames of the same scenes, and the
   pipeline's per-frame overhead over it;
-* labelling: Blender ray-cast labels vs the analytic ``label_visibility`` (frames per second);
+* labelling: Blender ray-cast labels vs the analytic ``label_visibility`` (frames per second),
+  the pipeline's ``BatchRayCaster`` (new) against the reference ``RayCaster`` (one
+  ``scene.ray_cast`` per hit, the code before issue 16) on the same frames in the same run, with
+  the ratio, both with and without ``scene.frame_set``, and the number of joint-frames whose
+  labels differ between the two (0 expected);
 * agreement of the Blender labels with the analytic ones, per level (joint-frames with the same
   state: visible / body / object / out of frame).
 
 ``--labels-only`` skips rendering and only measures labelling and agreement (for many sequences).
+
+``--stage`` times the whole Blender stage instead (``render_bench.py`` on ``--config`` with
+``--set`` overrides, e.g. the quick preset restricted to one test subject and action), once
+with the code of ``--baseline`` (default 816abbc, before issue 16; its tree is extracted with
+``git archive`` into a temporary folder) and once with the current code, each in a child
+process, and prints wall and CPU seconds, the ratios, and whether the two outputs are the same
+bytes (every file under ``sequences/``)::
+
+    .venv/bin/python benchmark/bench_render.py --stage --set "render.subjects=['S4']" \
+        --set "benchmark.actions=['walk']"
 """
 
 from __future__ import annotations
@@ -76,9 +90,9 @@ def timed_pipeline(cfg, keys, out: Path) -> dict:
             t["raw"] += time.perf_counter() - r0
         lab = job.labels()
         agree.setdefault(key.level, []).append(labels.agreement(lab, inputs.analytic))
-        caster = job.caster
+        _time_casters(scene, inputs, job.params, t)
         b0 = time.perf_counter()
-        labels.label_scene(scene, caster, inputs.joints_cam, inputs.body, inputs.camera)
+        labels.label_scene(scene, job.caster, inputs.joints_cam, inputs.body, inputs.camera)
         b1 = time.perf_counter()
         occ = inputs.occluders.in_camera_frame(inputs.camera)
         label_visibility(inputs.joints_cam, inputs.body, inputs.camera, occ, job.params)
@@ -96,6 +110,31 @@ def timed_pipeline(cfg, keys, out: Path) -> dict:
     return t
 
 
+def _time_casters(scene, inputs, params, t: dict) -> None:
+    """Reference vs batch caster on every frame of a built sequence: seconds with and without
+    ``frame_set`` (added to ``t``) and joint-frames whose labels differ."""
+    import numpy as np
+
+    origin = np.asarray(inputs.camera.position, np.float64)
+    blockers = bridge.blockers(scene)
+    targets = labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params)
+    casters = {"old": labels.RayCaster(scene, blockers, inputs.body.incidence, params, origin),
+               "new": labels.BatchRayCaster(scene, blockers, inputs.body.incidence, params, origin)}
+    counts = {name: [] for name in casters}
+    for f in range(inputs.n_frames):
+        s0 = time.perf_counter()
+        scene.frame_set(f)
+        t["frame_set"] = t.get("frame_set", 0.0) + time.perf_counter() - s0
+        for name, caster in casters.items():
+            c0, p0 = time.perf_counter(), time.process_time()
+            counts[name].append(caster.frame_counts(targets[f]))
+            t[f"cast_{name}"] = t.get(f"cast_{name}", 0.0) + time.perf_counter() - c0
+            t[f"cpu_{name}"] = t.get(f"cpu_{name}", 0.0) + time.process_time() - p0
+    t["differ"] = t.get("differ", 0) + int(sum(
+        ((a[0] != b[0]) | (a[1] != b[1])).sum() for a, b in zip(counts["old"], counts["new"])))
+    t["joint_frames"] = t.get("joint_frames", 0) + inputs.n_frames * inputs.body.skeleton.num_joints
+
+
 def labels_only(cfg, keys) -> dict:
     """Blender vs analytic labels of each key (no rendering), timed."""
     scene = bridge.ensure_scene()
@@ -109,6 +148,7 @@ def labels_only(cfg, keys) -> dict:
                                 full[key.camera])
         sequence.build_scene(scene, cfg, inputs)
         caster = sequence.ray_caster(scene, inputs, params)
+        _time_casters(scene, inputs, params, t)
         b0 = time.perf_counter()
         lab = labels.label_scene(scene, caster, inputs.joints_cam, inputs.body, inputs.camera)
         b1 = time.perf_counter()
@@ -121,18 +161,78 @@ def labels_only(cfg, keys) -> dict:
         agree.setdefault(key.level, []).append((lab.occluded.size, labels.agreement(lab, ref)))
     bridge.clear(scene)
     t["agreement"] = {lv: sum(n * a for n, a in v) / sum(n for n, _ in v) for lv, v in agree.items()}
-    t["joint_frames"] = {lv: sum(n for n, _ in v) for lv, v in agree.items()}
+    t["level_joint_frames"] = {lv: sum(n for n, _ in v) for lv, v in agree.items()}
     return t
 
 
 def print_labelling(t: dict) -> None:
     n = t["n"]
-    print(f"labelling, Blender ray casts:   {n / t['blender_labels']:8.1f} frames/s")
+    old, new, fs = t["cast_old"], t["cast_new"], t["frame_set"]
+    print(f"labelling, Blender ray casts:   {n / t['blender_labels']:8.1f} frames/s (label_scene, "
+          "batch caster, frame_set included)")
+    print(f"  reference caster (old):       {n / old:8.1f} frames/s casting only, "
+          f"{n / (old + fs):8.1f} with frame_set")
+    print(f"  batch caster (new):           {n / new:8.1f} frames/s casting only, "
+          f"{n / (new + fs):8.1f} with frame_set")
+    print(f"  ratio new/old:                {old / new:8.2f} x casting only, "
+          f"{(old + fs) / (new + fs):8.2f} x with frame_set "
+          f"({t['differ']} of {t['joint_frames']} joint-frames with different counts)")
+    print(f"  per CPU-second (casting only): old {n / t['cpu_old']:8.1f}, new {n / t['cpu_new']:8.1f} "
+          f"frames/s, ratio {t['cpu_old'] / t['cpu_new']:.2f} x (less skewed by other processes)")
     print(f"labelling, analytic (numpy):    {n / t['analytic_labels']:8.1f} frames/s")
     print("agreement with analytic labels (joint-frames, same state):")
     for lv, a in sorted(t["agreement"].items()):
-        count = f" of {t['joint_frames'][lv]} joint-frames" if "joint_frames" in t else ""
+        count = f" of {t['level_joint_frames'][lv]} joint-frames" if "level_joint_frames" in t else ""
         print(f"  level {lv:.2f}: {100 * a:.2f} %{count}")
+
+
+def _stage(config: str, overrides: list[str], root: Path, out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``render_bench.py`` child process run from ``root``."""
+    import os
+    import resource
+    import subprocess
+
+    cmd = [sys.executable, str(root / "benchmark" / "render_bench.py"), "--config", config,
+           "--out", str(out), "--quiet"] + [x for kv in overrides for x in ("--set", kv)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONPATH=str(root)), cwd=root,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def stage(config: str, overrides: list[str], baseline: str) -> int:
+    """Old (``baseline`` revision) vs current Blender stage, same inputs, same run."""
+    import io
+    import os
+    import subprocess
+    import tarfile
+
+    def files(root: Path) -> dict[str, bytes]:
+        base = root / "sequences"
+        return {str(f.relative_to(base)): f.read_bytes() for f in sorted(base.rglob("*")) if f.is_file()}
+
+    config = str(Path(config).resolve())
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: wall times on a loaded "
+          "machine are inflated; CPU seconds are skewed less; the ratios are of one run")
+    with tempfile.TemporaryDirectory(prefix="occpose-stage-") as tmp:
+        tmp = Path(tmp)
+        tar = subprocess.run(["git", "-C", str(REPO), "archive", baseline], check=True,
+                             capture_output=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+            archive.extractall(tmp / "old", filter="data")
+        old = _stage(config, overrides, tmp / "old", tmp / "out_old")
+        new = _stage(config, overrides, REPO, tmp / "out_new")
+        same = files(tmp / "out_old") == files(tmp / "out_new")
+        n = len(list((tmp / "out_new" / "sequences").iterdir()))
+    print(f"Blender stage, {n} sequences of {config} {' '.join(overrides)}")
+    print(f"  old ({baseline}): {old[0]:8.1f} s wall {old[1]:8.1f} s CPU")
+    print(f"  new (current):  {new[0]:8.1f} s wall {new[1]:8.1f} s CPU")
+    print(f"  ratio old/new:  {old[0] / new[0]:8.2f} x wall {old[1] / new[1]:6.2f} x CPU; "
+          f"outputs {'identical' if same else 'DIFFER'} (every file under sequences/)")
+    return 0 if same else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--levels", type=float, nargs="+", help="levels (default: the preset's)")
     p.add_argument("--sequences", type=int, default=1, help="subject/action pairs per level")
     p.add_argument("--labels-only", action="store_true", help="no rendering: labelling and agreement")
+    p.add_argument("--stage", action="store_true",
+                   help="time the whole Blender stage, --baseline code vs current (see above)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="preset overrides for --stage (repeatable)")
+    p.add_argument("--baseline", default="816abbc", help="git revision of the 'old' code (--stage)")
     args = p.parse_args(argv)
+    if args.stage:
+        return stage(args.config, args.overrides, args.baseline)
     overrides = [f"benchmark.frames={args.frames}", "render.frame_stride=1"]
     overrides += [f"render.engine={args.engine}"] if args.engine else []
     overrides += [f"render.samples={args.samples}"] if args.samples else []
@@ -152,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     levels = args.levels if args.levels is not None else cfg.benchmark.levels
     keys = keys_of(cfg, levels, args.sequences)
     rs = cfg.render
+    import os
+
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: absolute figures on a "
+          "loaded machine are inflated; the old/new ratios are measured in the same run")
     print(f"{cfg.source}: {len(keys)} sequences x {args.frames} frames, {rs.engine} "
           f"{rs.resolution[0]}x{rs.resolution[1]}, {rs.samples} samples, {cfg.visibility.rays} rays/joint")
     if args.labels_only:

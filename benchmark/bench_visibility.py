@@ -5,6 +5,7 @@ Usage:
     .venv/bin/python benchmark/bench_visibility.py --frames 50000 --backends numpy --workers 1
     .venv/bin/python benchmark/bench_visibility.py --no-mesh --rays 9 --chunk 128
     .venv/bin/python benchmark/bench_visibility.py --backends torch --torch-threads 1
+    .venv/bin/python benchmark/bench_visibility.py --backends numpy --baseline 816abbc  # old vs new
 
 Scene: a walking-ish 17-joint subject (S1, 1.75 m) about 4 m in front of the camera with random
 yaw, stride, arm swing and position per frame, and four occluders moving slightly per frame: a
@@ -13,13 +14,26 @@ box (low wall), a cylinder (pillar), a sphere (ball) and a small mesh (an 80-fac
 "frames/s" is the best of ``--repeats`` wall-clock runs; "per CPU-s" divides by the process's
 CPU time instead (all its threads), which other processes on a busy machine skew less; the load
 average is printed for that reason.
+
+``--baseline REV`` (default 816abbc, the code before issue 16) also times the numpy backend of that
+git revision on the same frames in the same run -- its ``occpose`` package is extracted with
+``git archive`` into a temporary folder and timed in a child process -- and prints old, new and
+new/old per body preset and thread count. ``--baseline none`` skips it. On a shared machine only
+the ratios measured in one run mean something.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -119,6 +133,32 @@ def bench_occluders(n_frames: int, rng: np.random.Generator, mesh: bool = True) 
         meshes=(icosphere(1),) if mesh else ())
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def baseline_rates(rev: str, argv: list[str]) -> dict | None:
+    """frames/s of the numpy backend at git revision ``rev`` ((preset, workers) -> rate), timed in
+    a child process on the same frames; None (with a note) when the revision is not available."""
+    try:
+        tar = subprocess.run(["git", "-C", str(REPO), "archive", rev, "occpose"], check=True,
+                             capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"baseline {rev}: not available ({e}); only the current code is timed")
+        return None
+    with tempfile.TemporaryDirectory(prefix="occpose-baseline-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+            archive.extractall(tmp, filter="data")
+        env = dict(os.environ, PYTHONPATH=tmp)
+        out = subprocess.run([sys.executable, __file__, *argv, "--backends", "numpy",
+                              "--baseline", "none", "--json"], env=env, capture_output=True,
+                             text=True)
+    if out.returncode:
+        print(f"baseline {rev}: failed: {out.stderr.strip().splitlines()[-1:]}")
+        return None
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    return {(r["preset"], r["device"]): (r["rate"], r["cpu_rate"]) for r in rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=20000)
@@ -131,7 +171,14 @@ def main() -> None:
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads for the CPU runs (default: torch's own)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline", default="816abbc",
+                        help="git revision timed as 'old' in the same run (none: skip)")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # baseline child
     args = parser.parse_args()
+    if args.json:
+        import occpose
+
+        assert not str(Path(occpose.__file__)).startswith(str(REPO)), "baseline child imports HEAD"
 
     rng = np.random.default_rng(args.seed)
     camera = Camera("bench", 1000, 1000, 1145.0, 1145.0, 500.0, 500.0, np.eye(3), np.zeros(3))
@@ -153,11 +200,32 @@ def main() -> None:
             runs.append(("torch", "cpu", {"device": "cpu"}))
             if torch.cuda.is_available():
                 runs.append(("torch", "cuda", {"device": "cuda"}))
-    print(f"{args.frames} frames, 17 joints, K={args.rays} rays, 16 capsules, occluders: "
-          f"{', '.join(SHAPE_NAMES[int(c)] for c in occ.shape)}; "
-          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"{'backend':8s} {'device':7s} {'body':15s} {'frames/s':>12s} {'per CPU-s':>12s} "
-          f"{'occluded':>9s} {'by body':>8s} {'by object':>9s} {'out':>6s}")
+    old = None
+    if args.baseline != "none" and not args.json:
+        keep = [a for a in sys.argv[1:]]
+        cleaned, skip = [], False
+        for a in keep:  # the child times the numpy backend only, without a baseline
+            if skip:
+                skip = False
+                continue
+            if a in ("--backends", "--baseline"):
+                skip = True
+                continue
+            if a.startswith(("--backends=", "--baseline=")):
+                continue
+            cleaned.append(a)
+        old = baseline_rates(args.baseline, cleaned)
+    if args.json:
+        old = None
+    if not args.json:
+        print(f"{args.frames} frames, 17 joints, K={args.rays} rays, 16 capsules, occluders: "
+              f"{', '.join(SHAPE_NAMES[int(c)] for c in occ.shape)}; "
+              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (absolute rates on "
+              "a loaded machine are inflated; compare the ratios of one run)")
+        print(f"{'backend':8s} {'device':7s} {'body':15s} {'frames/s':>12s} {'per CPU-s':>12s} "
+              f"{'occluded':>9s} {'by body':>8s} {'by object':>9s} {'out':>6s}"
+              + (f" {'old f/s':>10s} {'new/old':>8s} {'old CPU-s':>10s} {'new/old':>8s}"
+                 if old else ""))
     for preset in ("cheng2019", "anthropometric"):
         body = body_model(preset, 1.75)
         for backend, device, kw in runs:
@@ -171,10 +239,18 @@ def main() -> None:
                     torch.cuda.synchronize()
                 best = min(best, time.perf_counter() - t0)
                 best_cpu = min(best_cpu, time.process_time() - c0)
-            print(f"{backend:8s} {device:7s} {preset:15s} {args.frames / best:12,.0f} "
+            rate = args.frames / best
+            if args.json:
+                print(json.dumps({"preset": preset, "device": device, "rate": rate,
+                                  "cpu_rate": args.frames / best_cpu}))
+                continue
+            ref = (old or {}).get((preset, device)) if backend == "numpy" else None
+            cmp = (f" {ref[0]:10,.0f} {rate / ref[0]:8.2f} {ref[1]:10,.0f} "
+                   f"{args.frames / best_cpu / ref[1]:8.2f}" if ref else "")
+            print(f"{backend:8s} {device:7s} {preset:15s} {rate:12,.0f} "
                   f"{args.frames / best_cpu:12,.0f} {lab.occluded.mean():9.3f} "
                   f"{lab.occluded_by_body.mean():8.3f} {lab.occluded_by_object.mean():9.3f} "
-                  f"{lab.out_of_frame.mean():6.3f}")
+                  f"{lab.out_of_frame.mean():6.3f}{cmp}")
 
 
 if __name__ == "__main__":

@@ -19,12 +19,15 @@ from occpose.camera import Camera, image_to_camera
 
 MARGIN = 2  # canvas pixels beyond the furthest lookup
 
-_RAYS: dict[str, np.ndarray] = {}
+_RAYS: dict = {}  # camera JSON -> rays, and "last": (camera, rays) of the last call
 
 
 def pixel_rays(camera: Camera) -> np.ndarray:
     """(H, W, 3) camera-frame directions (z = 1) through every pixel centre, distortion included;
     computed once per camera (the masks and the remap both cast through them)."""
+    last = _RAYS.get("last")
+    if last is not None and last[0] is camera:  # the masks ask once per capsule and frame
+        return last[1]
     key = json.dumps(camera.to_dict(), sort_keys=True)
     if key not in _RAYS:
         if len(_RAYS) > 8:
@@ -32,6 +35,8 @@ def pixel_rays(camera: Camera) -> np.ndarray:
         vv, uu = np.mgrid[0:camera.height, 0:camera.width]
         pixels = np.stack([uu + 0.5, vv + 0.5], axis=-1)
         _RAYS[key] = image_to_camera(pixels, np.ones(vv.shape), camera)
+        _RAYS[key].flags.writeable = False
+    _RAYS["last"] = (camera, _RAYS[key])
     return _RAYS[key]
 
 

@@ -62,24 +62,103 @@ def subject_masks(joints_cam: np.ndarray, body, camera: Camera,
     """
     a, b, radius = body.capsules(np.asarray(joints_cam, np.float64))  # (S, 3), (S, 3), (S,)
     t_body = np.full((camera.height, camera.width), np.inf)
-    for (u0, v0, u1, v1), sa, sb, sr in zip(capsule_boxes(a, b, radius, camera), a, b, radius):
-        if u1 <= u0 or v1 <= v0:
-            continue
-        dirs = _pixel_rays(camera, u0, v0, u1, v1)  # (h, w, 3)
-        t = raycast.ray_capsule(np.zeros(3), dirs, sa, sb, sr)
-        np.minimum(t_body[v0:v1, u0:u1], t, out=t_body[v0:v1, u0:u1])
+    rays = distortion.pixel_rays(camera)
+    boxes = [(s, box) for s, box in enumerate(capsule_boxes(a, b, radius, camera))
+             if box[2] > box[0] and box[3] > box[1]]
+    if boxes:  # every capsule over its box, in one batch (numpy's per-call cost dominates)
+        pixels = [(np.arange(v0, v1)[:, None] * camera.width + np.arange(u0, u1)).ravel()
+                  for _, (u0, v0, u1, v1) in boxes]
+        idx = np.array([s for s, _ in boxes])
+        seg = np.repeat(idx, [len(p) for p in pixels])
+        flat = np.concatenate(pixels)
+        keep = _stadium(flat, seg, a, b, radius, camera)
+        if keep is not None:
+            flat, seg = flat[keep], seg[keep]
+        t = raycast.ray_capsule(np.zeros(3), rays.reshape(-1, 3)[flat], a[seg], b[seg], radius[seg])
+        body = t_body.reshape(-1)
+        bounds = np.searchsorted(seg, idx[1:])  # seg is sorted: one run of pixels per capsule
+        for part, where in zip(np.split(t, bounds), np.split(flat, bounds)):
+            body[where] = np.minimum(body[where], part)  # unique pixels within one capsule
     subject = np.isfinite(t_body)
     visible = subject.copy()
     if occluders_cam is not None and occluders_cam.num_primitives and subject.any():
         v, u = np.nonzero(subject)
-        for s in range(0, len(v), CHUNK):
-            vv, uu = v[s:s + CHUNK], u[s:s + CHUNK]
-            dirs = _pixel_rays(camera, 0, 0, camera.width, camera.height)[vv, uu]
-            t_obj = raycast.ray_occluders(np.zeros((len(vv), 3)), dirs, occluders_cam,
-                                          frames=np.zeros(len(vv), np.int64),
-                                          t_max=t_body[vv, uu, None]).min(axis=1)
-            visible[vv, uu] = ~(t_obj < t_body[vv, uu])
+        flat_rays = rays[v, u]
+        reach = _occluder_reach(occluders_cam, camera)
+        for i in range(occluders_cam.num_primitives):  # each over the subject pixels it may cover
+            if reach is None:
+                near = np.arange(len(v))
+            else:
+                (cu, cv), r = reach[i]
+                du, dv = u + 0.5 - cu, v + 0.5 - cv
+                near = np.flatnonzero(du * du + dv * dv <= r * r) if np.isfinite(r) else np.arange(len(v))
+            for s in range(0, len(near), CHUNK):
+                idx = near[s:s + CHUNK]
+                vv, uu = v[idx], u[idx]
+                t_obj = raycast.ray_primitive(np.zeros((len(idx), 3)), flat_rays[idx], occluders_cam, i,
+                                              frames=np.zeros(len(idx), np.int64), t_max=t_body[vv, uu])
+                visible[vv, uu] &= ~(t_obj < t_body[vv, uu])
     return visible, subject
+
+
+def _occluder_reach(occ: OccluderSet, camera: Camera):
+    """Per primitive of a 1-frame set: (pixel centre of its bounding ball's centre, reach in
+    pixels) -- the ball projects within that reach (see :func:`capsule_boxes`); reach inf when
+    the ball reaches the camera plane. None for cameras with distortion (all pixels)."""
+    if camera.has_distortion:
+        return None
+    from occpose.occlusion.occluders.geometry import BOX, CAPSULE, CYLINDER, SPHERE
+
+    out = []
+    for i in range(occ.num_primitives):
+        code, size = int(occ.shape[i]), np.asarray(occ.size[i], np.float64)
+        if code == BOX:
+            r = float(np.linalg.norm(size))
+        elif code == SPHERE:
+            r = float(size[0])
+        elif code == CAPSULE:
+            r = float(size[0] + size[2])
+        elif code == CYLINDER:
+            r = float(np.hypot(size[0], size[2]))
+        else:  # a mesh: its furthest vertex from the object origin
+            r = float(np.linalg.norm(occ.mesh_vertices(i), axis=-1).max())
+        r = r * (1 + 1e-9) + 1e-9
+        c = np.asarray(occ.pose[0, i, :3, 3], np.float64)
+        z = c[2]
+        if z - r <= 1e-3:
+            out.append(((0.0, 0.0), np.inf))
+            continue
+        uv = project_to_2d(c[None], camera)[0]
+        reach = r * np.linalg.norm(c) / ((z - r) * z) * max(camera.fx, camera.fy) + MARGIN
+        out.append(((float(uv[0]), float(uv[1])), float(reach)))
+    return out
+
+
+def _stadium(flat: np.ndarray, seg: np.ndarray, a: np.ndarray, b: np.ndarray, radius: np.ndarray,
+             camera: Camera) -> np.ndarray | None:
+    """Which pixels (flat indices, each with its capsule ``seg``) may show their capsule: those
+    within the projected axis segment's reach (:func:`capsule_boxes`' bound, taken at the
+    nearest and furthest ends) plus MARGIN pixels; None (all) for cameras with distortion or
+    capsules near the camera plane. The ball of radius r at q on a-b projects within
+    f r |q| / ((z_q - r) z_q) of q's image, which lies on the segment between the ends' images;
+    |q| <= max(|a|, |b|) and z_q >= min(z_a, z_b), so that bound covers the whole capsule."""
+    ends = np.stack([a, b], axis=1)  # (S, 2, 3)
+    z = ends[..., 2].min(axis=1)
+    if camera.has_distortion or (z - radius <= 1e-3).any():
+        return None
+    reach = radius * np.linalg.norm(ends, axis=-1).max(axis=1) / ((z - radius) * z)
+    reach = reach * max(camera.fx, camera.fy) + MARGIN  # (S,) pixels
+    uv = project_to_2d(ends, camera)  # (S, 2, 2)
+    pa, d = uv[:, 0], uv[:, 1] - uv[:, 0]
+    dd = np.einsum("si,si->s", d, d)
+    inv = np.where(dd > 0, 1.0 / np.where(dd > 0, dd, 1.0), 0.0)
+    u = flat % camera.width + 0.5 - pa[seg, 0]
+    v = flat // camera.width + 0.5 - pa[seg, 1]
+    du, dv = d[seg, 0], d[seg, 1]
+    t = np.clip((u * du + v * dv) * inv[seg], 0.0, 1.0)
+    u -= t * du
+    v -= t * dv
+    return u * u + v * v <= np.square(reach)[seg]
 
 
 def _pixel_rays(camera: Camera, u0: int, v0: int, u1: int, v1: int) -> np.ndarray:

@@ -68,15 +68,21 @@ def iter_benchmark(cfg: Config, out: str | Path, overwrite: bool = False,
     total, done = len(keys) * n_frames, (len(keys) - len(todo)) * n_frames
     cams = {c.name: c for c in cfg.camera_objects(rendered=True)}
     placement_cams = {c.name: c for c in cfg.camera_objects()}
-    clip_key, clip = None, None
+    clip_key, clip, built, caster = None, None, None, None
     for key in todo:
         t0 = time.perf_counter()
         if clip_key != (key.subject, key.action):
             clip_key, clip = (key.subject, key.action), motion_world(cfg, key.subject, key.action)
         inputs = sequence.place(cfg, key, clip, cams[key.camera], placement_cams[key.camera], user_occ)
-        sequence.build_scene(scene, cfg, inputs)
+        if sequence.same_scene(built, key):  # another level: swap the occluders only
+            sequence.swap_occluders(scene, cfg, inputs)
+        else:
+            sequence.build_scene(scene, cfg, inputs)
+            caster = None
+        built = key
         job = sequence.SequenceRender(scene, cfg, inputs, writer.sequence_dir(key.id),
-                                      sequence.rendered_frames(cfg))
+                                      sequence.rendered_frames(cfg), reuse=caster)
+        caster = job.caster
         for t in range(n_frames):
             job.step(t)
             done += 1

@@ -130,6 +130,21 @@ def build_scene(scene, cfg: Config, inputs: SequenceInputs, with_occluders: bool
     return objs
 
 
+def same_scene(a: SequenceKey | None, b: SequenceKey) -> bool:
+    """Whether sequences ``a`` and ``b`` share everything but their occluders (the levels of one
+    clip and camera: same body motion, appearance, scenery and camera)."""
+    return a is not None and (a.subject, a.action, a.camera) == (b.subject, b.action, b.camera)
+
+
+def swap_occluders(scene, cfg: Config, inputs: SequenceInputs) -> list:
+    """Turn the built scene of another level of the same clip and camera (:func:`same_scene`)
+    into the scene of ``inputs``: only the occluders change (the result equals
+    :func:`build_scene`'s)."""
+    objs = add_occluders(scene, cfg, inputs)
+    scene.frame_set(0)
+    return objs
+
+
 def add_occluders(scene, cfg: Config, inputs: SequenceInputs) -> list:
     """(Re)build the occluder objects of ``inputs`` with their seeded textures."""
     bridge.clear(scene, (bridge.OCCLUDERS,))
@@ -142,11 +157,17 @@ def add_occluders(scene, cfg: Config, inputs: SequenceInputs) -> list:
     return objs
 
 
-def ray_caster(scene, inputs: SequenceInputs, params) -> labels.RayCaster:
-    """The Blender ray caster of a built sequence's scene (its body and occluder objects)."""
+def ray_caster(scene, inputs: SequenceInputs, params, reuse: labels.BatchRayCaster | None = None
+               ) -> labels.BatchRayCaster:
+    """The Blender ray caster of a built sequence's scene (its body and occluder objects, and
+    the user's objects).
+
+    ``reuse``: the caster of the previous sequence when only the occluders were swapped since
+    (:func:`swap_occluders`): its body trees are kept.
+    """
     table = {**bridge.blockers(scene), **user_scene.blockers(inputs.scene_occluders)}
-    return labels.RayCaster(scene, table, inputs.body.incidence, params,
-                            np.asarray(inputs.camera.position, np.float64))
+    return labels.BatchRayCaster(scene, table, inputs.body.incidence, params,
+                                 np.asarray(inputs.camera.position, np.float64), reuse=reuse)
 
 
 @dataclass(eq=False)
@@ -161,6 +182,7 @@ class SequenceRender:
     inputs: SequenceInputs
     folder: Path | None  # sequences/<id>; None: nothing is written
     rendered: np.ndarray  # (T,) bool
+    reuse: labels.BatchRayCaster | None = None  # see ray_caster
     blocked: np.ndarray = field(init=False)
     by_object: np.ndarray = field(init=False)
     visible_fraction: np.ndarray = field(init=False)
@@ -173,7 +195,8 @@ class SequenceRender:
         self.visible_fraction = np.ones(n_t, np.float32)
         self.joints_cam = inp.joints_cam
         self.params = visibility_params(self.cfg)
-        self.caster = ray_caster(self.scene, inp, self.params)
+        self.caster = ray_caster(self.scene, inp, self.params, self.reuse)
+        self.reuse = None
         self.targets = labels.targets_world(self.joints_cam, inp.body.joint_radius, inp.camera, self.params)
         occ = inp.all_occluders
         self.occluders_cam = occ.in_camera_frame(inp.camera) if occ.num_primitives else None

@@ -241,3 +241,19 @@ def test_render_subjects_restrict_the_plan(preset, single, tmp_path):
     assert {e.subject for e in bench.entries} == {"S4"}
     for e in bench.entries:
         assert (out / e.path).read_bytes() == (single / full.entry(e.id).path).read_bytes()
+
+
+def test_scene_reuse_across_levels_equals_fresh_builds(preset, tmp_path):
+    """The pipeline swaps only the occluders between the levels of a clip and camera; building
+    every sequence's scene from scratch gives the same bytes."""
+    cfg = load_config(preset)
+    reused = tmp_path / "reused"
+    pipeline.render_benchmark(cfg, reused, quiet=True)
+    fresh = tmp_path / "fresh"
+    original = sequence.same_scene
+    sequence.same_scene = lambda a, b: False
+    try:
+        pipeline.render_benchmark(cfg, fresh, quiet=True)
+    finally:
+        sequence.same_scene = original
+    assert tree(reused) == tree(fresh)
