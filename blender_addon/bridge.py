@@ -25,7 +25,7 @@ from occpose.viz.frames import OCCLUDED_BODY, OCCLUDED_OBJECT, OUT_OF_FRAME, VIS
 from . import compat, meshes, transforms
 
 SCENE = "OccPose"
-BODY, OCCLUDERS, SCENERY, MARKERS = "Body", "Occluders", "Scenery", "Markers"
+BODY, OCCLUDERS, SCENERY, MARKERS = "Body", "Placed Occluders", "Scenery", "Markers"
 ROLE, INDEX = "occpose_role", "occpose_index"
 
 

@@ -1,32 +1,30 @@
-"""Build the installable add-on zips (no network, no bpy needed).
+"""Build the installable add-on zip (no network, no bpy, no build tools needed).
 
 Usage (from the repository root)::
 
     .venv/bin/python -m blender_addon.build --out dist/
 
-writes
+writes ``dist/occpose-<version>-blender.zip``, one zip for every supported Blender:
 
-* ``dist/occpose-<version>-extension.zip`` for Blender 4.2+ (Edit > Preferences > Get
-  Extensions > Install from Disk): the add-on modules at the top, ``blender_manifest.toml``,
-  the presets, and ``wheels/occpose-<version>-py3-none-any.whl`` (occpose core, built here with
-  ``pip wheel --no-deps --no-build-isolation`` from a staging copy that holds only the
-  ``occpose`` package and declares no dependencies: Blender bundles numpy, the only one the core
-  needs at import time);
-* ``dist/occpose-<version>-legacy.zip`` for Blender 3.4 to 4.1 (Preferences > Add-ons >
-  Install): the folder ``occpose_blender/`` with the modules, the presets and the occpose package
-  vendored in ``_vendor/`` (legacy add-ons cannot install wheels; ``compat.py`` puts it on
-  ``sys.path``). The folder is not called ``occpose`` so that it never shadows the package.
+* Blender 4.2+ installs it as an extension (Edit > Preferences > Get Extensions > Install from
+  Disk): ``occpose_blender/blender_manifest.toml`` lists ``wheels/occpose-<version>-py3-none-any.whl``
+  (the occpose core; Blender bundles numpy, the only package it needs at import time);
+* Blender 3.4 to 4.1 install it as a legacy add-on (Preferences > Add-ons > Install): the folder
+  ``occpose_blender/`` with ``bl_info``, and occpose vendored in ``_vendor/`` (legacy add-ons
+  cannot install wheels; ``compat.py`` puts it on ``sys.path`` when no occpose is importable).
 
-Zip members are sorted and carry a fixed timestamp, so the same sources give the same zips.
+The folder is not called ``occpose`` so that it never shadows the package. The wheel is written
+directly (a zip with ``*.dist-info``), not by setuptools, so the build needs nothing but this
+Python. Zip members are sorted and carry a fixed timestamp: the same sources give the same zip.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -64,23 +62,35 @@ def preset_files() -> list[Path]:
     return sorted(p.relative_to(REPO / "scenes") for p in (REPO / "scenes").rglob("*.toml"))
 
 
+def wheel_name() -> str:
+    return f"occpose-{version()}-py3-none-any.whl"
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
+    return f"sha256={digest},{len(data)}"
+
+
 def build_wheel(work: Path) -> Path:
-    """occpose-<version>-py3-none-any.whl built from a staging copy of the occpose package."""
-    stage = work / "wheel-src"
-    for rel in package_files(REPO, "occpose"):
-        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, stage / rel)
-    (stage / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
-        f'[project]\nname = "occpose"\nversion = "{version()}"\nrequires-python = ">=3.10"\n'
-        'description = "occpose core for the OccPose Blender add-on"\n'
-        "dependencies = []  # numpy comes with Blender\n\n"
-        '[tool.setuptools.packages.find]\ninclude = ["occpose*"]\n', "utf-8")
-    wheels = work / "wheels"
-    env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800", "PIP_NO_INDEX": "1"}
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "--quiet", "--wheel-dir", str(wheels), str(stage)], check=True, env=env)
-    (wheel,) = wheels.glob("occpose-*.whl")
+    """occpose-<version>-py3-none-any.whl of the occpose package, declaring no dependencies
+    (numpy comes with Blender), written as a zip by hand (PEP 427 layout)."""
+    info = f"occpose-{version()}.dist-info"
+    files = [(str(rel), (REPO / rel).read_bytes()) for rel in package_files(REPO, "occpose")]
+    files += [(f"{info}/METADATA", (f"Metadata-Version: 2.1\nName: occpose\nVersion: {version()}\n"
+                                    "Summary: occpose core for the OccPose Blender add-on\n"
+                                    "Requires-Python: >=3.10\n").encode()),
+              (f"{info}/WHEEL", b"Wheel-Version: 1.0\nGenerator: blender_addon.build\n"
+                                b"Root-Is-Purelib: true\nTag: py3-none-any\n"),
+              (f"{info}/top_level.txt", b"occpose\n")]
+    record = "".join(f"{name},{_record_hash(data)}\n" for name, data in files) + f"{info}/RECORD,,\n"
+    files.append((f"{info}/RECORD", record.encode()))
+    wheel = work / wheel_name()
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files:  # RECORD last, as installers expect
+            entry = zipfile.ZipInfo(name, date_time=EPOCH)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            zf.writestr(entry, data)
     return wheel
 
 
@@ -104,28 +114,25 @@ def check_manifest(wheel: Path) -> None:
                          f"./wheels/{wheel.name}; update it")
 
 
-def build(out: Path) -> tuple[Path, Path]:
-    """Build both zips into ``out``; returns (extension zip, legacy zip)."""
+def build(out: Path) -> Path:
+    """Build the add-on zip into ``out``; returns its path."""
     with tempfile.TemporaryDirectory(prefix="occpose-addon-") as tmp:
         wheel = build_wheel(Path(tmp))
         check_manifest(wheel)
-        common = [(str(rel), ADDON / rel) for rel in addon_files()]
-        common += [(f"presets/{rel}", REPO / "scenes" / rel) for rel in preset_files()]
-        ext = out / f"occpose-{version()}-extension.zip"
-        write_zip(ext, common + [("blender_manifest.toml", ADDON / "blender_manifest.toml"),
-                                 (f"wheels/{wheel.name}", wheel)])
-    legacy = out / f"occpose-{version()}-legacy.zip"
-    vendored = [(f"_vendor/{rel}", REPO / rel) for rel in package_files(REPO, "occpose")]
-    write_zip(legacy, [(f"{LEGACY_NAME}/{name}", src) for name, src in common + vendored])
-    return ext, legacy
+        members = [(str(rel), ADDON / rel) for rel in addon_files()]
+        members += [(f"presets/{rel}", REPO / "scenes" / rel) for rel in preset_files()]
+        members += [("blender_manifest.toml", ADDON / "blender_manifest.toml"), (f"wheels/{wheel.name}", wheel)]
+        members += [(f"_vendor/{rel}", REPO / rel) for rel in package_files(REPO, "occpose")]
+        path = out / f"occpose-{version()}-blender.zip"
+        write_zip(path, [(f"{LEGACY_NAME}/{name}", src) for name, src in members])
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m blender_addon.build", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="dist", type=Path, help="output folder (default: dist/)")
     args = p.parse_args(argv)
-    for path in build(args.out):
-        print(path)
+    print(build(args.out))
     return 0
 
 

@@ -11,9 +11,12 @@
   ``sys.modules["__mp_main__"]``. ``occpose.generate`` imports ``concurrent.futures``'
   ProcessPoolExecutor at the top, so :func:`forget_mp_main` drops that alias (the add-on never
   spawns processes).
-* Legacy add-on zips (3.4 to 4.1) vendor the occpose package next to the add-on modules
-  (``_vendor/``), because legacy add-ons cannot install wheels; extensions (4.2+) get it from the
-  bundled wheel.
+* The one zip (``build.py``) vendors the occpose package next to the add-on modules
+  (``_vendor/``) for 3.4 to 4.1, whose legacy add-ons cannot install wheels; extensions (4.2+)
+  get it from the bundled wheel. Blender 3.4 to 4.0 bundle Python 3.10 (no ``tomllib``):
+  ``occpose.configio`` falls back to ``occpose.tomlsubset``.
+* UI icons are renamed between versions (``SEQUENCE_COLOR_01`` -> ``STRIP_COLOR_01``):
+  :func:`icon` picks the first this Blender has.
 
 The add-on uses no compositor nodes (masks come from ray casts, see ``masks.py``), so the 5.0
 compositor changes (``scene.compositing_node_group``) do not reach it.
@@ -28,7 +31,7 @@ VENDOR = Path(__file__).resolve().parent / "_vendor"
 
 
 def ensure_occpose_importable() -> None:
-    """Put a vendored occpose (legacy zip) on sys.path when no other occpose is importable."""
+    """Put a vendored occpose (the zip installed as a legacy add-on) on sys.path when no other occpose is importable."""
     import importlib.util
 
     if importlib.util.find_spec("occpose") is None and (VENDOR / "occpose").is_dir():
@@ -107,6 +110,19 @@ def set_view_transform(scene, names=("Filmic", "Standard")) -> str:
         except TypeError:
             continue
     return scene.view_settings.view_transform
+
+
+def icon(*names: str) -> str:
+    """The first of ``names`` that this Blender has as a UI icon, else "NONE" (icons are renamed
+    between versions, e.g. SEQUENCE_COLOR_01 -> STRIP_COLOR_01 in 4.x, and an unknown icon name
+    is an error in ``layout.label``)."""
+    if names not in _ICONS:
+        items = set(bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items.keys())
+        _ICONS[names] = next((n for n in names if n in items), "NONE")
+    return _ICONS[names]
+
+
+_ICONS: dict[tuple, str] = {}
 
 
 def view_layer_depsgraph(scene):

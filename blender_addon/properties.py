@@ -85,6 +85,8 @@ class OCCPOSE_PG_settings(bpy.types.PropertyGroup):
     overwrite: BoolProperty(name="Overwrite", default=False,
                             description="Replace a benchmark made from a different configuration")
     status: StringProperty(name="Status", default="", description="What the last operator did")
+    status_level: StringProperty(name="Status level", default="INFO",
+                                 description="INFO, WARNING or ERROR: how the panel shows the status")
 
 
 CLASSES = (OCCPOSE_PG_settings,)

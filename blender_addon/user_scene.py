@@ -15,7 +15,7 @@ re-derive the labels with the analytic backend:
   deforms over the clip (animated scale, shape keys, armature or cloth) is refused with a message
   naming it and the frame, because the format stores rigid occluders.
 
-Nothing here writes to the user's objects; the add-on's own collections (``<scene> Occluders``
+Nothing here writes to the user's objects; the add-on's own collections (``<scene> Placed Occluders``
 and friends, see :mod:`.bridge`) are refused as user collections, because Build Scene clears them.
 """
 
@@ -45,7 +45,7 @@ def find_collection(scene, name: str, required: bool = True):
     own = {f"{s.name} {n}" for s in bpy.data.scenes
            for n in (bridge.BODY, bridge.OCCLUDERS, bridge.SCENERY, bridge.MARKERS)}
     if coll.name in own:
-        if not required:  # the default name is also the headless scene's "OccPose Occluders"
+        if not required:  # a default-named collection that is the add-on's own means none
             return None
         raise ConfigError(f"occluder collection {name!r} is one of the add-on's own collections "
                           "(cleared by Build Scene); put your objects into another collection")

@@ -6,19 +6,25 @@ A schema is a dataclass whose fields carry their own checks in ``field(metadata=
 :class:`~occpose.errors.ConfigError` that names the file, the dotted key and what was expected.
 Unknown keys are errors. Supported field types: ``bool``, ``int``, ``float``, ``str``,
 ``list[...]`` of those, ``dict[str, Schema]``, ``list[Schema]``, nested schemas and ``X | None``.
+TOML is read with ``tomllib`` (Python 3.11+) or, on Python 3.10 (the Python of Blender 3.4 to
+4.0), with :mod:`occpose.tomlsubset`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (Blender 3.4 to 4.0): occpose's own TOML reader
+    from . import tomlsubset as tomllib
 
 
 def read_toml(path: str | Path) -> dict:

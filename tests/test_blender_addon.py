@@ -1,4 +1,4 @@
-"""The add-on: registration, operators run headlessly, installable zips."""
+"""The add-on: registration, operators run headlessly, the installable zip."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def test_register_unregister_reregister():
         blender_addon.register()
         assert registered() == ["OCCPOSE_PG_settings", "OCCPOSE_OT_build_scene",
                                 "OCCPOSE_OT_place_occluders", "OCCPOSE_OT_label_visibility",
-                                "OCCPOSE_OT_render_benchmark", "OCCPOSE_PT_main", "OCCPOSE_PT_render"]
+                                "OCCPOSE_OT_render_benchmark", "OCCPOSE_PT_main", "OCCPOSE_PT_legend",
+                                "OCCPOSE_PT_render"]
         assert hasattr(bpy.types, "OCCPOSE_OT_build_scene")
         assert hasattr(bpy.types.Scene, "occpose") and bpy.context.scene.occpose.subject == "S1"
         assert bpy.ops.occpose.build_scene.poll()
@@ -77,23 +78,29 @@ def test_operators_headless(addon, tmp_path):
     bpy.data.scenes.remove(bpy.data.scenes["OccPose Render"])
 
 
-def test_addon_zips_install_as_extension(tmp_path):
+def test_addon_zip_installs_as_extension(tmp_path):
     from blender_addon import build
 
-    ext, legacy = build.build(tmp_path / "dist")
-    with zipfile.ZipFile(ext) as z:
+    path = build.build(tmp_path / "dist")
+    assert path.name == f"occpose-{build.version()}-blender.zip"
+    assert build.build(tmp_path / "again").read_bytes() == path.read_bytes()  # reproducible
+    with zipfile.ZipFile(path) as z:
         names = z.namelist()
-    assert "blender_manifest.toml" in names and "__init__.py" in names
-    assert any(n.startswith("wheels/occpose-") and n.endswith(".whl") for n in names)
-    assert "presets/quick.toml" in names and "build.py" not in names
-    with zipfile.ZipFile(legacy) as z:
-        names = z.namelist()
-    assert "occpose_blender/__init__.py" in names and "occpose_blender/_vendor/occpose/config.py" in names
+        wheel = next(n for n in names if n.startswith("occpose_blender/wheels/occpose-"))
+        z.extract(wheel, tmp_path)
+    assert all(n.startswith("occpose_blender/") for n in names)
+    assert "occpose_blender/blender_manifest.toml" in names and "occpose_blender/__init__.py" in names
+    assert "occpose_blender/presets/quick.toml" in names and "occpose_blender/build.py" not in names
+    assert "occpose_blender/_vendor/occpose/config.py" in names
+    with zipfile.ZipFile(tmp_path / wheel) as w:
+        wnames = w.namelist()
+        record = w.read("occpose-0.1.0.dist-info/RECORD").decode()
+    assert "occpose/config.py" in wnames and "occpose/config.py,sha256=" in record
     script = ("import sys, bpy; r = bpy.ops.extensions.package_install_files(filepath=sys.argv[1], "
               "repo='user_default', enable_on_install=True); s = bpy.context.scene.occpose; "
               "s.frames = 3; print(bpy.ops.occpose.build_scene(), s.status)")
     env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "user")}
-    proc = subprocess.run([sys.executable, "-c", script, str(ext)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
                           env=env, timeout=300, cwd=tmp_path)
     assert "{'FINISHED'} Built S1 walk" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
     wheels = list((tmp_path / "user").rglob("site-packages/occpose/__init__.py"))

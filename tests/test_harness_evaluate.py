@@ -45,8 +45,9 @@ def test_joint_errors_pool_to_the_metric_functions():
     pred = metrics.root_relative(target + 0.05 * rng.normal(size=target.shape))
     occ = rng.random((20, 17)) < 0.3
     oof = rng.random((20, 17)) < 0.1
+    by_body = occ & (rng.random((20, 17)) < 0.5)
     err = joint_errors(pred, target)
-    masks = split_masks(occ, oof)
+    masks = split_masks(occ, oof, by_body, occ & ~by_body)
     for split, mask in masks.items():
         assert err["mpjpe"][mask].mean() == pytest.approx(1000 * metrics.mpjpe(pred, target, mask))
         assert err["p_mpjpe"][mask].mean() == pytest.approx(1000 * metrics.p_mpjpe(pred, target, mask))
@@ -55,6 +56,8 @@ def test_joint_errors_pool_to_the_metric_functions():
         assert err["mpjve"][vmask].mean() == pytest.approx(1000 * metrics.mpjve(pred, target, mask))
     assert not (masks["visible"] & masks["occluded"]).any()
     assert not ((masks["visible"] | masks["occluded"]) & oof).any()
+    assert (masks["occluded_by_body"] | masks["occluded_by_object"] == masks["occluded"]).all()
+    assert not split_masks(occ, oof)["occluded_by_body"].any()          # no labels: empty
 
 
 def test_flip_averaging(data):
@@ -89,13 +92,15 @@ def test_evaluate_writes_results(data, runs, tmp_path):
     assert tcn["seeds"] == [0, 1]
     for lv in doc["levels"]:
         for metric in ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"):
-            for split in ("all", "visible", "occluded"):
+            for split in doc["splits"]:
                 st = tcn["by_level"][lv][metric][split]
-                assert set(st) == {"mean", "std", "min", "max", "n"}
-                if st["n"] == 0:            # e.g. no joint occluded in two consecutive frames
-                    assert metric == "mpjve" and split == "occluded" and st["mean"] is None
+                assert set(st) == {"mean", "std", "min", "max", "n", "ci_low", "ci_high"}
+                if st["n"] == 0:            # e.g. no joint hidden by an object at level 0
+                    assert split.startswith("occluded") and st["mean"] is None
+                    assert st["ci_low"] is None and st["ci_high"] is None
                     continue
                 assert st["n"] == 2 and st["min"] <= st["mean"] <= st["max"] and st["std"] >= 0
+                assert st["ci_low"] <= st["ci_high"]
     # the model mean is the mean of its runs
     per_run = [r["by_level"]["0.40"]["mpjpe"]["occluded"] for r in doc["runs"] if r["model"] == "tcn"]
     assert tcn["by_level"]["0.40"]["mpjpe"]["occluded"]["mean"] == pytest.approx(np.mean(per_run), abs=1e-3)
@@ -105,9 +110,16 @@ def test_evaluate_writes_results(data, runs, tmp_path):
     with open(tmp_path / "res" / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["model", "seed", "level", "action", "joint", "metric", "split", "value"]
-    assert len(rows) == 4 * 3 * 3 * 4 * 3 * 18
+    assert len(rows) == 4 * 3 * 3 * 4 * 5 * 18
+    diff = doc["differences"]["linear"]
+    assert diff["minus"] == "tcn" and set(doc["differences"]) == {"tcn-occseq", "linear"}
+    d = diff["by_level"]["all"]["mpjpe"]["all"]
+    linear, tcn_all = doc["models"]["linear"]["by_level"]["all"]["mpjpe"]["all"], tcn["by_level"]["all"]["mpjpe"]["all"]
+    assert d["estimate"] == pytest.approx(linear["mean"] - tcn_all["mean"], abs=2e-4)
+    assert d["ci_low"] <= d["estimate"] <= d["ci_high"] and isinstance(d["verdict"], str)
     md = (tmp_path / "res" / "report.md").read_text()
     assert "## MPJPE by occlusion level" in md and "Visible vs occluded" in md and "± " in md
+    assert "## Paired differences" in md
 
 
 def test_run_labels_tell_apart_settings():

@@ -49,6 +49,7 @@ class Prepared:
         occlusion: (T, J) float32 occlusion vectors (1 = occluded), or None if not needed.
         occluded: (T, J) bool ray-cast truth (all False when the data has no labels).
         out_of_frame: (T, J) bool.
+        occluded_by_body, occluded_by_object: (T, J) bool first-blocker labels, or None.
     """
 
     id: str
@@ -60,10 +61,19 @@ class Prepared:
     occlusion: np.ndarray | None
     occluded: np.ndarray
     out_of_frame: np.ndarray
+    occluded_by_body: np.ndarray | None = None
+    occluded_by_object: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
         return self.keypoints.shape[0]
+
+    def masks(self) -> dict[str, np.ndarray]:
+        """The evaluation splits' (T, J) masks (:func:`occpose.harness.evaluate.split_masks`)."""
+        from .evaluate import split_masks
+
+        return split_masks(self.occluded, self.out_of_frame, self.occluded_by_body,
+                           self.occluded_by_object)
 
 
 def prepare(sequences: list[PoseSequence], settings: RunSettings) -> list[Prepared]:
@@ -78,8 +88,14 @@ def prepare(sequences: list[PoseSequence], settings: RunSettings) -> list[Prepar
             poses=root_relative(np.asarray(seq.joints_3d_cam, dtype=np.float32)),
             occlusion=occlusion_vectors(seq, settings.label_array) if settings.uses_occlusion else None,
             occluded=np.asarray(labels.get("occluded", np.zeros((t, j), bool)), dtype=bool),
-            out_of_frame=np.asarray(labels.get("out_of_frame", np.zeros((t, j), bool)), dtype=bool)))
+            out_of_frame=np.asarray(labels.get("out_of_frame", np.zeros((t, j), bool)), dtype=bool),
+            occluded_by_body=_label(labels, "occluded_by_body"),
+            occluded_by_object=_label(labels, "occluded_by_object")))
     return out
+
+
+def _label(labels: dict, name: str) -> np.ndarray | None:
+    return np.asarray(labels[name], dtype=bool) if name in labels else None
 
 
 def data_summary(sequences: list[PoseSequence]) -> dict:

@@ -10,13 +10,18 @@ truth) and compared in millimetres:
 * ``mpjpe`` (protocol 1), ``p_mpjpe`` (protocol 2, per-frame Procrustes over all joints),
   ``n_mpjpe`` (per-frame least-squares scale), ``mpjve`` (mm/frame, first differences);
 * splits: ``all`` joints; ``visible`` (not ``occluded``, in frame) and ``occluded`` (ray-cast
-  truth, in frame). Out-of-frame joints count in ``all`` only; a velocity sample belongs to a
-  split when the joint does in both frames.
+  truth, in frame), the latter also split by its first blocker: ``occluded_by_body`` and
+  ``occluded_by_object``. Out-of-frame joints count in ``all`` only; a velocity sample belongs
+  to a split when the joint does in both frames.
 
-Errors are pooled over joint-frames into a cube per run: level x action x metric x split x
-joint, each axis with an ``all`` entry. Runs are grouped into models by name (a suffix tells
-apart runs of one model with different settings); every number is reported as mean over seeds
-with std (sample std, 0 for one seed), min and max.
+Errors are summed per sequence (:class:`SequenceCube`: sequence x metric x split x joint) and
+pooled over joint-frames into the cells of level x action x joint, each axis with an ``all``
+entry. Runs are grouped into models by name (a suffix tells apart runs of one model with
+different settings); every number is reported as the mean over seeds with a 95% interval from a
+seeded bootstrap over test sequences (resampled by (subject, action) clip, :mod:`occpose.stats`;
+for several seeds, of the seed-mean), and the spread over seeds (sample std, 0 for one seed, min,
+max). Every model after the first also gets its paired difference to the first per level, with
+its interval and verdict. ``occpose-bench score`` runs the same code on prediction files.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +37,7 @@ import numpy as np
 from ..dataset.atomic import atomic_write_text
 from ..dataset.poses import PoseSequence
 from ..errors import OccposeError
+from .. import stats
 from ..metrics import procrustes_align, root_relative, scale_align
 from .data import Prepared, prepare
 from .device import resolve_device
@@ -42,10 +47,11 @@ from .inference import load_run, predict_sequence
 from .settings import read_settings
 
 __all__ = ["METRICS", "SPLITS", "UNITS", "joint_errors", "split_masks", "evaluate_runs",
-           "run_labels"]
+           "run_labels", "SequenceCube", "SequenceLayout", "cube_statistics", "RunEval",
+           "score_predictions", "assemble_results", "write_results", "test_axes"]
 
 METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")
-SPLITS = ("all", "visible", "occluded")
+SPLITS = ("all", "visible", "occluded", "occluded_by_body", "occluded_by_object")
 UNITS = {"mpjpe": "mm", "p_mpjpe": "mm", "n_mpjpe": "mm", "mpjve": "mm/frame"}
 RESULTS_FORMAT = "occpose-results/1"
 TCN_MODELS = ("tcn", "tcn-aug", "tcn-occ1", "tcn-occseq")
@@ -75,46 +81,132 @@ def joint_errors(pred: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def split_masks(occluded: np.ndarray, out_of_frame: np.ndarray) -> dict[str, np.ndarray]:
-    """(T, J) bool masks of :data:`SPLITS`."""
+def split_masks(occluded: np.ndarray, out_of_frame: np.ndarray, by_body: np.ndarray | None = None,
+                by_object: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """(T, J) bool masks of :data:`SPLITS`.
+
+    ``occluded_by_body`` / ``occluded_by_object``: occluded in-frame joints whose first blocker
+    is the body / an occluder (all False when the labels are not given).
+    """
     occluded, out_of_frame = np.asarray(occluded, bool), np.asarray(out_of_frame, bool)
+    hidden = occluded & ~out_of_frame
+    none = np.zeros_like(occluded)
     return {"all": np.ones_like(occluded), "visible": ~occluded & ~out_of_frame,
-            "occluded": occluded & ~out_of_frame}
+            "occluded": hidden,
+            "occluded_by_body": hidden & np.asarray(by_body, bool) if by_body is not None else none,
+            "occluded_by_object": hidden & np.asarray(by_object, bool) if by_object is not None else none.copy()}
 
 
 @dataclass
-class _Cube:
-    """Pooled error sums and counts: (level, action, metric, split, joint)."""
+class SequenceCube:
+    """Per-sequence error sums and joint-frame counts of one run: (N, metric, split, joint+1).
+
+    The last joint entry is the sum over joints. Pooling any set of sequences is a sum over
+    axis 0; :mod:`occpose.stats` resamples that axis for the intervals.
+    """
 
     sums: np.ndarray
     counts: np.ndarray
 
     @classmethod
-    def empty(cls, n_levels: int, n_actions: int, n_joints: int) -> "_Cube":
-        shape = (n_levels, n_actions, len(METRICS), len(SPLITS), n_joints)
+    def empty(cls, n_sequences: int, n_joints: int) -> "SequenceCube":
+        shape = (n_sequences, len(METRICS), len(SPLITS), n_joints + 1)
         return cls(np.zeros(shape), np.zeros(shape, dtype=np.int64))
 
-    def add(self, li: int, ai: int, errors: dict, masks: dict) -> None:
+    def add(self, i: int, errors: dict, masks: dict) -> None:
+        """Pool sequence ``i``'s :func:`joint_errors` under its :func:`split_masks`."""
         for mi, metric in enumerate(METRICS):
             err = errors[metric]
             for si, split in enumerate(SPLITS):
                 m = masks[split]
                 if metric == "mpjve":
                     m = m[1:] & m[:-1]
-                self.sums[li, ai, mi, si] += np.where(m, err, 0.0).sum(0)
-                self.counts[li, ai, mi, si] += m.sum(0)
+                s, c = np.where(m, err, 0.0).sum(0), m.sum(0)                   # (J,)
+                self.sums[i, mi, si, :-1] = s
+                self.counts[i, mi, si, :-1] = c
+                self.sums[i, mi, si, -1] = s.sum()
+                self.counts[i, mi, si, -1] = c.sum()
 
-    def values(self) -> np.ndarray:
-        """(L+1, A+1, M, S, J+1) pooled means, the last entry of level/action/joint = all."""
-        s, c = self.sums, self.counts
-        s = np.concatenate([s, s.sum(0, keepdims=True)], 0)
-        c = np.concatenate([c, c.sum(0, keepdims=True)], 0)
-        s = np.concatenate([s, s.sum(1, keepdims=True)], 1)
-        c = np.concatenate([c, c.sum(1, keepdims=True)], 1)
-        s = np.concatenate([s, s.sum(4, keepdims=True)], 4)
-        c = np.concatenate([c, c.sum(4, keepdims=True)], 4)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(c > 0, s / np.maximum(c, 1), np.nan)
+
+@dataclass
+class SequenceLayout:
+    """Which cells a test sequence belongs to, and its bootstrap cluster.
+
+    Attributes:
+        level: (N,) index into the levels; action: (N,) index into the actions.
+        cluster: (N,) bootstrap cluster (one per (subject, action) clip: every camera and level
+            of a clip shares its motion, so they are resampled together).
+    """
+
+    level: np.ndarray
+    action: np.ndarray
+    cluster: np.ndarray
+    n_levels: int
+    n_actions: int
+
+    @classmethod
+    def of(cls, items, levels: list[float], actions: list[str]) -> "SequenceLayout":
+        """From anything with ``level``, ``action`` and ``subject`` (Prepared, PoseSequence)."""
+        return cls(np.array([levels.index(float(p.level)) for p in items], dtype=np.int64),
+                   np.array([actions.index(p.action) for p in items], dtype=np.int64),
+                   stats.cluster_index((p.subject, p.action) for p in items),
+                   len(levels), len(actions))
+
+    def cells(self):
+        """(level index, action index, sequence indices) of every (L+1) x (A+1) cell; the last
+        index of each axis is ``all``."""
+        for li in range(self.n_levels + 1):
+            lm = np.ones(len(self.level), bool) if li == self.n_levels else self.level == li
+            for ai in range(self.n_actions + 1):
+                am = np.ones(len(self.action), bool) if ai == self.n_actions else self.action == ai
+                yield li, ai, np.flatnonzero(lm & am)
+
+
+def cube_statistics(models: list[list[SequenceCube]], layout: SequenceLayout,
+                    pairs: list[tuple[int, int]] = (), n_boot: int = stats.N_BOOTSTRAP,
+                    seed: int = stats.BOOTSTRAP_SEED) -> dict:
+    """Point values and 95% intervals of every cell, for models of one or more seeds.
+
+    Args:
+        models: per model, its runs' (seeds') :class:`SequenceCube`.
+        layout: the sequences' cells and clusters.
+        pairs: (a, b) model indices whose paired difference a - b is wanted (by level, all
+            actions and joints).
+    Returns:
+        ``values``: per model (seeds, L+1, A+1, M, S, J+1) pooled means of each run;
+        ``low``/``high``: per model (L+1, A+1, M, S, J+1) interval of the seed-mean (per joint
+        only for all levels and actions; NaN elsewhere: those cells are never reported);
+        ``diff``: per pair (point, low, high) arrays (L+1, M, S).
+    """
+    w_all = stats.bootstrap_weights(layout.cluster, n_boot, seed)
+    shape = (layout.n_levels + 1, layout.n_actions + 1) + models[0][0].sums.shape[1:]
+    values = [np.full((len(runs),) + shape, np.nan) for runs in models]
+    low = [np.full(shape, np.nan) for _ in models]
+    high = [np.full(shape, np.nan) for _ in models]
+    diff = {p: tuple(np.full((shape[0],) + shape[2:4], np.nan) for _ in range(3)) for p in pairs}
+    for li, ai, idx in layout.cells():
+        if not len(idx):
+            continue
+        w = w_all[:, idx]
+        # per-joint intervals are reported for all levels and actions only (by_joint)
+        joints = slice(None) if (li, ai) == (layout.n_levels, layout.n_actions) else slice(-1, None)
+        seed_mean = []
+        for k, runs in enumerate(models):
+            reps = []
+            for r, cube in enumerate(runs):
+                values[k][r, li, ai] = stats.pooled_point(cube.sums[idx], cube.counts[idx])
+                reps.append(stats.pooled_replicates(cube.sums[idx][..., joints],
+                                                    cube.counts[idx][..., joints], w))
+            reps = np.mean(reps, axis=0)                                  # (B, M, S, J+1 or 1)
+            low[k][li, ai][..., joints], high[k][li, ai][..., joints] = stats.percentile_interval(reps)
+            seed_mean.append(reps[..., -1])
+        if ai == layout.n_actions:
+            for a, b in pairs:
+                point = (stats.seed_spread(values[a][:, li, ai, ..., -1])["mean"]
+                         - stats.seed_spread(values[b][:, li, ai, ..., -1])["mean"])
+                lo, hi = stats.percentile_interval(seed_mean[a] - seed_mean[b])
+                diff[a, b][0][li], diff[a, b][1][li], diff[a, b][2][li] = point, lo, hi
+    return {"values": values, "low": low, "high": high, "diff": diff}
 
 
 def run_labels(settings_list) -> list[str]:
@@ -138,18 +230,6 @@ def run_labels(settings_list) -> list[str]:
 
 def _level_name(level: float) -> str:
     return f"{level:.2f}"
-
-
-def _stats(stack: np.ndarray) -> dict[str, np.ndarray]:
-    """mean/std/min/max over axis 0 (seeds), NaN-aware; sample std, 0 for a single seed."""
-    n = np.sum(~np.isnan(stack), axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(stack, axis=0)
-        std = np.where(n > 1, np.nanstd(stack, axis=0, ddof=1) if len(stack) > 1 else 0.0, 0.0)
-        std = np.where(n > 0, std, np.nan)
-        return {"mean": mean, "std": std, "min": np.nanmin(stack, axis=0),
-                "max": np.nanmax(stack, axis=0), "n": n}
 
 
 def _num(x) -> float | None:
@@ -208,57 +288,146 @@ def _check_runs(run_dirs: list[Path], num_joints: int) -> tuple[list, list[str]]
 
 
 @dataclass
-class _RunEval:
-    """One run's pooled errors, its poses at the sample frames and its summary."""
+class RunEval:
+    """One run's (or prediction file's) per-sequence errors, poses at the sample frames and
+    summary (``info``: at least ``run`` and ``seed``)."""
 
-    cube: np.ndarray
+    cube: SequenceCube
     samples: list[np.ndarray]
     info: dict
 
 
-def _evaluate_run(run, prepared: list[Prepared], levels: list[float], actions: list[str],
-                  flip: bool, picks: list[tuple[int, int]], dev, bar) -> _RunEval:
+def score_predictions(predictions, prepared: list[Prepared],
+                      picks: list[tuple[int, int]] = ()) -> tuple[SequenceCube, list[np.ndarray]]:
+    """Per-sequence errors of predicted poses (any iterable of (T, J, 3) metres, camera frame,
+    in the order of ``prepared``; root-aligned here) and the poses at ``picks``."""
+    cube = SequenceCube.empty(len(prepared), prepared[0].poses.shape[1]) if prepared else None
+    picked = {}
+    for i, (pred, p) in enumerate(zip(predictions, prepared)):
+        pred = root_relative(np.asarray(pred, dtype=np.float64))
+        cube.add(i, joint_errors(pred, p.poses), p.masks())
+        picked.update({(i, f): pred[f] for si, f in picks if si == i})
+    return cube, [picked[k] for k in picks]
+
+
+def _evaluate_run(run, prepared: list[Prepared], flip: bool, picks: list[tuple[int, int]],
+                  dev, bar, keep: dict | None = None) -> RunEval:
     s = run.settings
     use_flip = flip and s.model in TCN_MODELS
-    cube = _Cube.empty(len(levels), len(actions), prepared[0].keypoints.shape[1])
     t0 = time.perf_counter()
-    picked = {}
-    for i, p in enumerate(prepared):
-        pred = root_relative(predict_sequence(run.model, p, run.skeleton, dev, flip=use_flip))
-        cube.add(levels.index(p.level), actions.index(p.action), joint_errors(pred, p.poses),
-                 split_masks(p.occluded, p.out_of_frame))
-        picked.update({(i, f): pred[f] for si, f in picks if si == i})
-        bar.update(1)
+
+    def predictions():
+        for p in prepared:
+            pred = predict_sequence(run.model, p, run.skeleton, dev, flip=use_flip)
+            if keep is not None:
+                keep[p.id] = pred
+            yield pred
+            bar.update(1)
+
+    cube, samples = score_predictions(predictions(), prepared, picks)
     dt = time.perf_counter() - t0
     frames = sum(p.n_frames for p in prepared)
     info = {"run": str(run.dir), "seed": s.seed, "epochs": run.epoch, "complete": run.complete,
             "flip": use_flip, "settings": s.to_dict(), "frames": frames, "time_s": round(dt, 3),
             "frames_per_s": round(frames / max(dt, 1e-9), 1)}
-    return _RunEval(cube.values(), [picked[k] for k in picks], info)
+    return RunEval(cube, samples, info)
 
 
-def _assemble(evals: list[_RunEval], labels: list[str], axes: dict, header: dict) -> dict:
-    """The results.json document: per-run slices and per-model statistics over seeds."""
+def _cell_fmt(v) -> dict:
+    """A model's cell: mean/std/min/max/n over seeds, 95% interval of the seed-mean."""
+    return {"mean": _num(v[0]), "ci_low": _num(v[5]), "ci_high": _num(v[6]), "std": _num(v[1]),
+            "min": _num(v[2]), "max": _num(v[3]), "n": int(v[4])}
+
+
+def _diff_fmt(names: tuple[str, str]):
+    def fmt(v) -> dict:
+        est, lo, hi = (float(x) for x in v)
+        ok = bool(np.isfinite(est) and np.isfinite(lo) and np.isfinite(hi))
+        return {"estimate": _num(est), "ci_low": _num(lo), "ci_high": _num(hi),
+                "significant": bool(ok and (lo > 0 or hi < 0)),
+                "verdict": stats.verdict(est, lo, hi, *names)}
+    return fmt
+
+
+def assemble_results(evals: list[RunEval], labels: list[str], axes: dict, header: dict,
+                     layout: SequenceLayout, *, n_boot: int = stats.N_BOOTSTRAP,
+                     boot_seed: int = stats.BOOTSTRAP_SEED, reference: int = 0) -> tuple[dict, list[np.ndarray]]:
+    """The results.json document (per-run values, per-model statistics over seeds with 95%
+    bootstrap intervals, paired differences of every model against model ``reference``, by
+    default the first) and each run's
+    (L+1, A+1, M, S, J+1) cube of values, in the order of ``evals``."""
     results = {"format": RESULTS_FORMAT, "metrics": list(METRICS), "splits": list(SPLITS),
-               "units": UNITS, **axes, **header, "runs": [], "models": {}}
-    for ev, lab in zip(evals, labels):
-        results["runs"].append({**ev.info, "model": lab, **_slices(ev.cube, axes, _num)})
-    for lab in dict.fromkeys(labels):
-        idx = [i for i, x in enumerate(labels) if x == lab]
-        st = _stats(np.stack([evals[i].cube for i in idx]))
-        packed = np.stack([st["mean"], st["std"], st["min"], st["max"], st["n"]], -1)
-        results["models"][lab] = {
-            "seeds": [evals[i].info["seed"] for i in idx],
-            "runs": [evals[i].info["run"] for i in idx],
-            **_slices(packed, axes, lambda v: {"mean": _num(v[0]), "std": _num(v[1]),
-                                              "min": _num(v[2]), "max": _num(v[3]),
-                                              "n": int(v[4])})}
-    return results
+               "units": UNITS, **axes, **header,
+               "intervals": {"confidence": stats.CONFIDENCE, "method": "percentile bootstrap",
+                             "resamples": n_boot, "seed": boot_seed,
+                             "unit": "clips: all test sequences of one (subject, action)",
+                             "clusters": int(len(np.unique(layout.cluster)))},
+               "runs": [], "models": {}, "differences": {}}
+    names = list(dict.fromkeys(labels))
+    idx = {lab: [i for i, x in enumerate(labels) if x == lab] for lab in names}
+    pairs = [(k, reference) for k in range(len(names)) if k != reference]
+    st = cube_statistics([[evals[i].cube for i in idx[lab]] for lab in names], layout, pairs,
+                         n_boot, boot_seed)
+    cubes: list = [None] * len(evals)
+    for k, lab in enumerate(names):
+        for r, i in enumerate(idx[lab]):
+            cubes[i] = st["values"][k][r]
+            results["runs"].append((i, {**evals[i].info, "model": lab,
+                                        **_slices(st["values"][k][r], axes, _num)}))
+        sp = stats.seed_spread(st["values"][k])
+        packed = np.stack([sp["mean"], sp["std"], sp["min"], sp["max"], sp["n"],
+                           st["low"][k], st["high"][k]], -1)
+        results["models"][lab] = {"seeds": [evals[i].info["seed"] for i in idx[lab]],
+                                  "runs": [evals[i].info["run"] for i in idx[lab]],
+                                  **_slices(packed, axes, _cell_fmt)}
+    results["runs"] = [r for _, r in sorted(results["runs"], key=lambda x: x[0])]
+    for a, b in pairs:
+        cube = np.stack(st["diff"][a, b], -1)                                  # (L+1, M, S, 3)
+        fmt = _diff_fmt((names[a], names[b]))
+        results["differences"][names[a]] = {
+            "minus": names[b],
+            "by_level": {lv: {m: {s: fmt(cube[li, mi, si]) for si, s in enumerate(SPLITS)}
+                              for mi, m in enumerate(METRICS)}
+                         for li, lv in enumerate(axes["levels"])}}
+    return results, cubes
+
+
+def write_results(results: dict, cubes: list[np.ndarray], evals: list[RunEval], labels: list[str],
+                  axes: dict, out_dir, *, plots: bool, truth: list[np.ndarray], skeleton,
+                  title: str = "") -> None:
+    """results.json, results.csv, report.md and (with ``plots``) the PNG plots, atomically."""
+    from . import report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "results.json", json.dumps(results, indent=1) + "\n")
+    report.write_csv(out / "results.csv", [(r["model"], r["seed"]) for r in results["runs"]],
+                     cubes, axes)
+    atomic_write_text(out / "report.md", report.markdown(results, title=title))
+    if plots:
+        samples: dict[str, list] = {}
+        for lab, ev in zip(labels, evals):
+            samples.setdefault(lab, ev.samples)                # first seed of each model
+        report.plot_mpjpe_by_level(results, out / "mpjpe_by_level.png")
+        report.plot_per_joint(results, out / "per_joint.png")
+        report.plot_skeletons(truth, samples, skeleton, out / "skeletons_high_occlusion.png",
+                              title=f"level {axes['levels'][-2]}")
+
+
+def test_axes(sequences, skeleton) -> tuple[list[float], list[str], dict]:
+    """Levels, actions and the results axes (level/action/joint names, each + ``all``)."""
+    levels = sorted({float(s.level) for s in sequences})
+    actions = sorted({s.action for s in sequences})
+    axes = {"levels": [_level_name(v) for v in levels] + ["all"], "actions": actions + ["all"],
+            "joints": list(skeleton.joint_names) + ["all"]}
+    return levels, actions, axes
 
 
 def evaluate_runs(sequences_test: list[PoseSequence], run_dirs: list[str | Path],
                   out_dir: str | Path, *, device: str = "auto", flip: bool = True,
-                  progress: bool = True, plots: bool = True) -> dict:
+                  progress: bool = True, plots: bool = True, n_boot: int = stats.N_BOOTSTRAP,
+                  boot_seed: int = stats.BOOTSTRAP_SEED, loaded: list = (),
+                  save_predictions: bool = False) -> dict:
     """Evaluate runs on test sequences and write the results (module docstring).
 
     Writes ``results.json``, ``results.csv`` (long format: model, seed, level, action, joint,
@@ -273,34 +442,46 @@ def evaluate_runs(sequences_test: list[PoseSequence], run_dirs: list[str | Path]
         flip: test-time flip averaging for the TCN models.
         progress: tqdm progress bar on stderr.
         plots: write the PNG plots.
+        n_boot, boot_seed: bootstrap resamples and seed of the intervals (:mod:`occpose.stats`).
+        loaded: further runs already loaded (:class:`~.inference.LoadedRun`, e.g. VideoPose3D
+            checkpoints from :func:`~.vp3d_checkpoint.load_videopose3d_run`), labelled
+            ``videopose3d:<file name>``.
+        save_predictions: also write each run's predictions as a prediction file for
+            ``occpose-bench score``: ``out_dir/predictions/<run folder or checkpoint name>.npz``
+            (one (T, J, 3) float32 array per test sequence id, root-relative metres).
     Returns:
         The ``results.json`` content.
     """
     from tqdm import tqdm
 
-    from . import report
-
     if not sequences_test:
         raise OccposeError("no test sequences (is the data's test split empty?)")
-    if not run_dirs:
+    if not run_dirs and not loaded:
         raise OccposeError("no runs to evaluate")
     dev = resolve_device(device)
     sequences = sorted(sequences_test, key=lambda s: s.id)
     num_joints = sequences[0].joints_2d.shape[1]
     run_dirs = [Path(d) for d in run_dirs]
-    all_settings, labels = _check_runs(run_dirs, num_joints)
+    all_settings, labels = _check_runs(run_dirs, num_joints) if run_dirs else ([], [])
+    for r in loaded:
+        if r.skeleton.num_joints != num_joints:
+            raise OccposeError(f"{r.dir}: the model has {r.skeleton.num_joints} joints, the test "
+                               f"data {num_joints}")
+        all_settings.append(r.settings)
+        labels.append(f"videopose3d:{r.dir.name}")
+    if len(set(labels[len(run_dirs):])) != len(loaded):
+        raise OccposeError("two --videopose3d checkpoints with the same file name; rename one")
     skeleton = skeleton_for(num_joints, all_settings[0].skeleton)
-    levels = sorted({float(s.level) for s in sequences})
-    actions = sorted({s.action for s in sequences})
-    axes = {"levels": [_level_name(v) for v in levels] + ["all"], "actions": actions + ["all"],
-            "joints": list(skeleton.joint_names) + ["all"]}
+    levels, actions, axes = test_axes(sequences, skeleton)
     inputs: dict[str, list[Prepared]] = {}          # runs with the same inputs share them
-    evals: list[_RunEval] = []
+    evals: list[RunEval] = []
     picks: list[tuple[int, int]] = []
-    bar = tqdm(total=len(run_dirs) * len(sequences), desc="evaluate", unit="seq",
+    bar = tqdm(total=(len(run_dirs) + len(loaded)) * len(sequences), desc="evaluate", unit="seq",
                disable=not progress, file=sys.stderr)
-    for run_dir in run_dirs:
-        run = load_run(run_dir, dev, num_joints)                # one model in memory at a time
+    saved: set[str] = set()
+    for item in [*run_dirs, *loaded]:
+        # one model in memory at a time (the already loaded ones aside)
+        run = load_run(item, dev, num_joints) if isinstance(item, Path) else item
         if not run.complete:
             print(f"warning: {run.dir} has trained {run.epoch} of {run.settings.epochs} epochs; "
                   f"evaluating its last checkpoint", file=sys.stderr)
@@ -311,27 +492,24 @@ def evaluate_runs(sequences_test: list[PoseSequence], run_dirs: list[str | Path]
             inputs[key] = prepare(sequences, s)
         if not evals:
             picks = _sample_frames(inputs[key])
-        evals.append(_evaluate_run(run, inputs[key], levels, actions, flip, picks, dev, bar))
+        keep: dict | None = {} if save_predictions else None
+        evals.append(_evaluate_run(run, inputs[key], flip, picks, dev, bar, keep))
+        if keep is not None:
+            from ..dataset.npz import write_npz
+
+            name = run.dir.name
+            while name in saved:                        # two runs in folders of one name
+                name += "_"
+            saved.add(name)
+            write_npz(Path(out_dir) / "predictions" / f"{name}.npz", keep)
         del run
     bar.close()
-    results = _assemble(evals, labels, axes, {
+    first = next(iter(inputs.values()))
+    layout = SequenceLayout.of(first, levels, actions)
+    results, cubes = assemble_results(evals, labels, axes, {
         "flip": flip, "sequences": len(sequences), "device": str(dev),
-        "frames": int(sum(s.n_frames for s in sequences))})
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(results, indent=1) + "\n")
-    report.write_csv(out / "results.csv", [(lab, ev.info["seed"]) for lab, ev in zip(labels, evals)],
-                     [ev.cube for ev in evals], axes)
-    atomic_write_text(out / "report.md", report.markdown(results))
-    if plots:
-        first = next(iter(inputs.values()))
-        truth = [first[si].poses[f] for si, f in picks]
-        samples: dict[str, list] = {}
-        for lab, ev in zip(labels, evals):
-            samples.setdefault(lab, ev.samples)                # first seed of each model
-        report.plot_mpjpe_by_level(results, out / "mpjpe_by_level.png")
-        report.plot_per_joint(results, out / "per_joint.png")
-        report.plot_skeletons(truth, samples, skeleton, out / "skeletons_high_occlusion.png",
-                              title=f"level {axes['levels'][-2]}")
+        "frames": int(sum(s.n_frames for s in sequences))}, layout, n_boot=n_boot,
+        boot_seed=boot_seed)
+    write_results(results, cubes, evals, labels, axes, out_dir, plots=plots,
+                  truth=[first[si].poses[f] for si, f in picks], skeleton=skeleton)
     return results

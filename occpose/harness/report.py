@@ -1,7 +1,9 @@
 """Writing evaluation results: long-format CSV, a Markdown report and plots (all atomic).
 
-Every number in the report is ``mean ± std [min–max]`` over a model's seeds; ``–`` marks a
-cell with no joints (e.g. occluded joints at level 0 without self-occlusion).
+Every number in the report is ``mean [low–high]``: the mean over a model's seeds and the 95%
+bootstrap interval over test sequences (:mod:`occpose.stats`); with several seeds ``± std``
+follows (sample std over seeds). ``–`` marks a cell with no joints (e.g. occluded joints at
+level 0 without self-occlusion).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from ..markdown import table as md_table
 from ..dataset.atomic import atomic_path, atomic_write_text
 from ..skeleton import Skeleton
 
-__all__ = ["write_csv", "markdown", "main_table", "plot_mpjpe_by_level", "plot_per_joint",
+__all__ = ["write_csv", "markdown", "main_table", "differences_table", "plot_mpjpe_by_level", "plot_per_joint",
            "plot_skeletons"]
 
+MIN_CLUSTERS = 10       # fewer independent clips than this: the report warns about the intervals
 _NAMES = {"mpjpe": "MPJPE", "p_mpjpe": "P-MPJPE", "n_mpjpe": "N-MPJPE", "mpjve": "MPJVE"}
 
 
@@ -45,11 +48,30 @@ def _cell(st: dict | None, spread: bool = True) -> str:
     if not st or st["mean"] is None:
         return "–"
     text = f"{st['mean']:.1f}"
-    if spread:
+    if st.get("ci_low") is not None and st.get("ci_high") is not None:
+        text += f" [{st['ci_low']:.1f}–{st['ci_high']:.1f}]"
+    if spread and st["n"] > 1:
         text += f" ± {st['std']:.1f}"
-        if st["n"] > 1:
-            text += f" [{st['min']:.1f}–{st['max']:.1f}]"
     return text
+
+
+def _diff_cell(d: dict | None) -> str:
+    if not d or d["estimate"] is None:
+        return "–"
+    text = f"{d['estimate']:+.1f}"
+    if d["ci_low"] is not None:
+        text += f" [{d['ci_low']:+.1f}, {d['ci_high']:+.1f}]"
+    return text + (" *" if d["significant"] else "")
+
+
+def differences_table(results: dict, metric: str = "mpjpe", split: str = "all") -> str:
+    """Paired differences (model minus reference) by level, with intervals; ``*`` = significant."""
+    levels = results["levels"]
+    rows = [[f"{m} − {d['minus']}"] + [_diff_cell(d["by_level"][lv][metric][split]) for lv in levels]
+            + [d["by_level"]["all"][metric][split]["verdict"]]
+            for m, d in results.get("differences", {}).items()]
+    return md_table(["difference"] + [("level " + lv) if lv != "all" else "all" for lv in levels]
+                    + ["verdict (all levels)"], rows)
 
 
 def _level_table(results: dict, metric: str, split: str = "all") -> str:
@@ -64,20 +86,47 @@ def main_table(results: dict) -> str:
     return _level_table(results, "mpjpe")
 
 
-def markdown(results: dict) -> str:
+def _interval_note(results: dict) -> str:
+    iv = results.get("intervals", {})
+    return (f"Cells: mean [95% interval], a {iv.get('method', 'percentile bootstrap')} over test "
+            f"sequences ({iv.get('resamples', '?')} resamples, seed {iv.get('seed', '?')}, "
+            f"resampling {iv.get('clusters', '?')} {iv.get('unit', 'clusters')}); with several "
+            f"seeds the interval is that of the seed-mean and ± the sample std over seeds. "
+            f"Errors in mm after root alignment; MPJVE in mm/frame. Visible/occluded: ray-cast "
+            f"truth, out-of-frame joints excluded from both (counted in 'all'); occluded joints "
+            f"are also split by their first blocker (body or object)."
+            + (f" **Only {iv['clusters']} clips: a bootstrap over so few independent units gives "
+               f"intervals that are too narrow; treat them as rough.**"
+               if iv.get("clusters", 99) < MIN_CLUSTERS else ""))
+
+
+def markdown(results: dict, title: str = "") -> str:
     """The full ``report.md``."""
     models = results["models"]
     seeds = {m: len(d["seeds"]) for m, d in models.items()}
-    out = ["# occpose evaluation", "",
-           f"{results['sequences']} test sequences, {results['frames']} frames; runs: "
-           + ", ".join(f"{m} ({n} seed{'s' if n != 1 else ''})" for m, n in seeds.items())
-           + f"; test-time flip: {'on for TCN models' if results['flip'] else 'off'}.", "",
-           "Cells: mean ± std [min–max] over seeds. Errors in mm after root alignment; "
-           "MPJVE in mm/frame. Visible/occluded: ray-cast truth, out-of-frame joints excluded "
-           "from both (counted in 'all').", ""]
+    out = [f"# {title or 'occpose evaluation'}", ""]
+    if results.get("partial"):
+        p = results["partial"]
+        out += [f"**Partial predictions: {p['scored']} of {p['expected']} test sequences scored "
+                f"(--allow-partial); missing: {', '.join(p['missing'][:10])}"
+                f"{' …' if len(p['missing']) > 10 else ''}. Not comparable with full results.**", ""]
+    files = results.get("source") == "predictions"
+    out += [f"{results['sequences']} test sequences, {results['frames']} frames; "
+            + ("prediction files: " + ", ".join(seeds) if files else "runs: "
+               + ", ".join(f"{m} ({n} seed{'s' if n != 1 else ''})" for m, n in seeds.items()))
+            + (f"; test-time flip: {'on for TCN models' if results['flip'] else 'off'}."
+               if results.get("source") != "predictions" else
+               "; scored from prediction files (root-aligned: the root joint is subtracted)."), "",
+            _interval_note(results), ""]
     for metric in results["metrics"]:
         out += [f"## {_NAMES[metric]} by occlusion level ({results['units'][metric]})", "",
                 _level_table(results, metric), ""]
+    if results.get("differences"):
+        out += ["## Paired differences (MPJPE, mm, all joints)", "",
+                "Each row: the first-named model's MPJPE minus the second's on the same test "
+                "sequences, with its 95% paired-bootstrap interval (the same resamples for both); "
+                "* = the interval excludes 0. Negative = the first-named model errs less.", "",
+                differences_table(results), ""]
     out += ["## Visible vs occluded joints (MPJPE, mm)", ""]
     levels = results["levels"]
     rows = [[m, split] + [_cell(d["by_level"][lv]["mpjpe"][split]) for lv in levels]
@@ -91,6 +140,12 @@ def markdown(results: dict) -> str:
     rows = [[j] + [_cell(d["by_joint"][j]["mpjpe"]["all"]) for d in models.values()]
             for j in results["joints"]]
     out += [md_table(["joint"] + list(models), rows), ""]
+    if results.get("source") == "predictions":
+        out += ["## Prediction files", "", md_table(
+            ["file", "model", "sha256", "sequences"],
+            [[r["run"], r["model"], r["sha256"][:16] + "…", str(r["sequences"])]
+             for r in results["runs"]]), ""]
+        return "\n".join(out)
     out += ["## Runs", "", md_table(
         ["run", "model", "seed", "epochs", "flip", "frames/s"],
         [[r["run"], r["model"], str(r["seed"]), str(r["epochs"]) + ("" if r["complete"] else " (incomplete)"),
@@ -124,20 +179,20 @@ def plot_mpjpe_by_level(results: dict, path: Path) -> None:
     for name, d in results["models"].items():
         st = [d["by_level"][lv]["mpjpe"]["all"] for lv in levels]
         mean = np.array([s["mean"] if s["mean"] is not None else np.nan for s in st])
-        lo = np.array([s["min"] if s["min"] is not None else np.nan for s in st])
-        hi = np.array([s["max"] if s["max"] is not None else np.nan for s in st])
+        lo = np.array([s["ci_low"] if s["ci_low"] is not None else np.nan for s in st])
+        hi = np.array([s["ci_high"] if s["ci_high"] is not None else np.nan for s in st])
         line, = ax.plot(x, mean, marker="o", label=f"{name} (n={len(d['seeds'])})")
         ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2)
     ax.set_xlabel("occlusion level (fraction of joints occluded by objects)")
     ax.set_ylabel("MPJPE (mm)")
-    ax.set_title("MPJPE by occlusion level (shaded: min–max over seeds)")
+    ax.set_title("MPJPE by occlusion level (shaded: 95% interval)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     _save(fig, path)
 
 
 def plot_per_joint(results: dict, path: Path) -> None:
-    """Grouped bars: MPJPE per joint (all levels) per model, error bars = std over seeds."""
+    """Grouped bars: MPJPE per joint (all levels) per model, error bars = 95% interval."""
     plt = _pyplot()
     joints = [j for j in results["joints"] if j != "all"]
     models = list(results["models"])
@@ -146,13 +201,15 @@ def plot_per_joint(results: dict, path: Path) -> None:
     xs = np.arange(len(joints))
     for k, name in enumerate(models):
         st = [results["models"][name]["by_joint"][j]["mpjpe"]["all"] for j in joints]
-        mean = [s["mean"] if s["mean"] is not None else np.nan for s in st]
-        std = [s["std"] if s["std"] is not None else 0.0 for s in st]
-        ax.bar(xs + (k - (len(models) - 1) / 2) * width, mean, width, yerr=std, label=name,
+        mean = np.array([s["mean"] if s["mean"] is not None else np.nan for s in st])
+        lo = np.array([s["ci_low"] if s["ci_low"] is not None else np.nan for s in st])
+        hi = np.array([s["ci_high"] if s["ci_high"] is not None else np.nan for s in st])
+        err = np.nan_to_num(np.stack([mean - lo, hi - mean]).clip(0))
+        ax.bar(xs + (k - (len(models) - 1) / 2) * width, mean, width, yerr=err, label=name,
                capsize=2)
     ax.set_xticks(xs, joints, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("MPJPE (mm)")
-    ax.set_title("MPJPE per joint (all levels)")
+    ax.set_title("MPJPE per joint (all levels; bars: 95% interval)")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     _save(fig, path)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import markdown
+from .. import markdown, stats
 from ..errors import OccposeError
 from ..harness.evaluate import split_masks
 from ..metrics import mpjpe, n_mpjpe, p_mpjpe, root_relative
@@ -92,9 +92,32 @@ def _truth(bench, split: str | None) -> list:
     return truth
 
 
+def _per_sequence(e, pred, gt, occluded, out_of_frame) -> tuple:
+    """(level, cluster key, MPJPE sum and count of all joints, of occluded joints) of a sequence."""
+    err = np.linalg.norm(pred - gt, axis=-1) * 1000.0                         # (T', J) mm
+    occ = split_masks(occluded, out_of_frame)["occluded"]
+    return (round(float(e.target_level), 6), f"{e.subject}/{e.action}", float(err.sum()),
+            int(err.size), float(err[occ].sum()), int(occ.sum()))
+
+
+def _add_intervals(levels: dict, total: dict, per_seq: dict) -> None:
+    """95% bootstrap intervals (over sequences, by clip) of MPJPE and occluded MPJPE."""
+    w = stats.bootstrap_weights(stats.cluster_index(per_seq["cluster"]))
+    sums = np.stack([per_seq["mpjpe_sum"], per_seq["occluded_sum"]], 1)          # (N, 2)
+    counts = np.stack([per_seq["mpjpe_count"], per_seq["occluded_count"]], 1)
+    lv = np.array(per_seq["level"])
+    for key, block in [*levels.items(), ("all", total)]:
+        idx = np.arange(len(lv)) if key == "all" else np.flatnonzero(lv == float(key))
+        lo, hi = stats.percentile_interval(stats.pooled_replicates(sums[idx], counts[idx], w[:, idx]))
+        block["mpjpe_ci"] = [float(lo[0]), float(hi[0])]
+        block["mpjpe_occluded_ci"] = [float(lo[1]), float(hi[1])]
+
+
 def _score_run(bench, truth: list, run_dir: str | Path, split: str | None, write: bool) -> dict:
     run = Path(run_dir)
     pooled: dict[float, list] = {}
+    per_seq: dict[str, list] = {k: [] for k in ("id", "level", "cluster", "mpjpe_sum", "mpjpe_count",
+                                                "occluded_sum", "occluded_count")}
     for e, gt, gt2d, occluded, out_of_frame in truth:
         t, j = e.frames, bench.skeleton.num_joints
         known = _load(run, "predicted_frames", e.id, (t,)).astype(bool)
@@ -103,6 +126,9 @@ def _score_run(bench, truth: list, run_dir: str | Path, split: str | None, write
         parts = (pred.astype(np.float64), gt[known].astype(np.float64), pred2d, gt2d[known],
                  occluded[known], out_of_frame[known])
         pooled.setdefault(round(float(e.target_level), 6), []).append(parts)
+        per_seq["id"].append(e.id)
+        for k, v in zip(list(per_seq)[1:], _per_sequence(e, *parts[:2], *parts[4:])):
+            per_seq[k].append(v)
     levels, everything = {}, []
     for level in sorted(pooled):
         cat = [np.concatenate(x) for x in zip(*pooled[level])]
@@ -112,11 +138,12 @@ def _score_run(bench, truth: list, run_dir: str | Path, split: str | None, write
     if not everything:
         raise OccposeError(f"{run}: no predicted frames in split {split!r}")
     total = _scores(*[np.concatenate(x) for x in zip(*everything)])
+    _add_intervals(levels, total, per_seq)
     meta = {}
     if (run / PREDICT_FILE).is_file():
         meta = json.loads((run / PREDICT_FILE).read_text("utf-8"))
     result = {"run": str(run), "split": split, "root_depth": meta.get("root_depth"),
-              "flip": meta.get("flip"), "levels": levels, "all": total}
+              "flip": meta.get("flip"), "levels": levels, "all": total, "per_sequence": per_seq}
     if write:
         from ..dataset.atomic import atomic_write_text
 
@@ -124,15 +151,41 @@ def _score_run(bench, truth: list, run_dir: str | Path, split: str | None, write
     return result
 
 
-def _fmt(x: float) -> str:
-    return "-" if x != x else f"{x:.1f}"
+def _fmt(x: float, ci=None) -> str:
+    if x != x:
+        return "-"
+    return f"{x:.1f}" + (f" [{ci[0]:.1f}–{ci[1]:.1f}]" if ci and ci[0] == ci[0] else "")
+
+
+def _paired(a: dict, b: dict, level: str) -> list[str]:
+    """Paired difference a - b (all joints, occluded joints) on one level, with 95% interval."""
+    pa, pb = a.get("per_sequence"), b.get("per_sequence")
+    if not pa or not pb or pa["id"] != pb["id"]:
+        return ["-", "-"]
+    lv = np.array(pa["level"])
+    idx = np.arange(len(lv)) if level == "all" else np.flatnonzero(lv == float(level))
+    if not len(idx):
+        return ["-", "-"]
+    w = stats.bootstrap_weights(stats.cluster_index(pa["cluster"]))[:, idx]
+    cells = []
+    for key in ("mpjpe", "occluded"):
+        sa, ca = np.array(pa[f"{key}_sum"])[idx], np.array(pa[f"{key}_count"])[idx]
+        sb, cb = np.array(pb[f"{key}_sum"])[idx], np.array(pb[f"{key}_count"])[idx]
+        est = float(stats.pooled_point(sa, ca) - stats.pooled_point(sb, cb))
+        lo, hi = stats.percentile_interval(stats.pooled_replicates(sa, ca, w)
+                                           - stats.pooled_replicates(sb, cb, w))
+        cells.append("-" if est != est else f"{est:+.1f} [{float(lo):+.1f}, {float(hi):+.1f}]"
+                     + (" *" if lo > 0 or hi < 0 else ""))
+    return cells
 
 
 def ablation_table(results: dict[str, dict]) -> str:
     """Markdown table of MPJPE (mm) by level for runs ``{label: evaluate_image_run(...)}``.
 
-    Columns per run: MPJPE of all joints and of occluded joints; with two or more runs, the
-    change of the last run against the first (negative = better).
+    Columns per run: MPJPE of all joints and of occluded joints, each with its 95% bootstrap
+    interval over sequences (resampled by (subject, action) clip, :mod:`occpose.stats`); with two
+    or more runs, the paired change of the last run against the first with its interval
+    (negative = better; ``*`` = the interval excludes 0).
     """
     if not results:
         raise ValueError("ablation_table needs at least one run")
@@ -144,14 +197,12 @@ def ablation_table(results: dict[str, dict]) -> str:
     levels = sorted({lv for r in results.values() for lv in r["levels"]}, key=float)
     for lv in levels + ["all"]:
         cells = [lv]
-        vals = []
         for lab in labels:
             s = results[lab]["all"] if lv == "all" else results[lab]["levels"].get(lv, {})
             a, o = s.get("mpjpe", float("nan")), s.get("mpjpe_occluded", float("nan"))
-            vals.append((a, o))
-            cells += [_fmt(a), _fmt(o)]
+            cells += [_fmt(a, s.get("mpjpe_ci")), _fmt(o, s.get("mpjpe_occluded_ci"))]
         if len(labels) > 1:
-            cells += [_fmt(vals[-1][0] - vals[0][0]), _fmt(vals[-1][1] - vals[0][1])]
+            cells += _paired(results[labels[-1]], results[labels[0]], lv)
         rows.append(cells)
     return markdown.table(head, rows) + "\n"
 

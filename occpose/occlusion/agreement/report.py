@@ -31,14 +31,22 @@ _GROUP = ["heuristic", "n", "precision", "recall", "F1", "accuracy", "recall sel
           "F1 vs self-occl."]
 
 
+def _ci(s: dict, key: str) -> str:
+    """A ratio with its 95% interval (``0.812 [0.790–0.833]``) when the report has one."""
+    lo, hi = s.get(f"{key}_ci", (None, None))
+    if lo is None or hi is None or any(isinstance(v, float) and math.isnan(v) for v in (lo, hi)):
+        return _fmt(s[key])
+    return f"{_fmt(s[key])} [{lo:.3f}–{hi:.3f}]"
+
+
 def _full_rows(block: dict) -> list[list]:
-    return [[h, s["tp"], s["fp"], s["fn"], s["tn"], s["precision"], s["recall"], s["f1"],
-             s["accuracy"]] for h, s in block.items()]
+    return [[h, s["tp"], s["fp"], s["fn"], s["tn"], _ci(s, "precision"), _ci(s, "recall"),
+             _ci(s, "f1"), _ci(s, "accuracy")] for h, s in block.items()]
 
 
 def _group_rows(groups: dict, label: str) -> tuple[list[str], list[list]]:
-    rows = [[g, h, s["n"], s["precision"], s["recall"], s["f1"], s["accuracy"], s["recall_self"],
-             s["recall_object"], s["f1_self_truth"]]
+    rows = [[g, h, s["n"], _ci(s, "precision"), _ci(s, "recall"), _ci(s, "f1"), _ci(s, "accuracy"),
+             _ci(s, "recall_self"), _ci(s, "recall_object"), _ci(s, "f1_self_truth")]
             for g, block in groups.items() for h, s in block.items()]
     return [label] + _GROUP, rows
 
@@ -48,8 +56,12 @@ def _sweep_table(entry: dict) -> str:
     conf = entry["configured"]["value"] if entry["configured"] else None
     best_self = entry["best_self"]["value"] if entry.get("best_self") else None
     rows = []
-    for v, p, r, f, fs in zip(entry["values"], entry["precision"], entry["recall"], entry["f1"],
-                              entry["f1_self"]):
+    n = len(entry["values"])
+    f1_ci, f1_self_ci = entry.get("f1_ci") or [None] * n, entry.get("f1_self_ci") or [None] * n
+    for v, p, r, f, fs, fc, fsc in zip(entry["values"], entry["precision"], entry["recall"],
+                                       entry["f1"], entry["f1_self"], f1_ci, f1_self_ci):
+        f = _ci({"f1": f, "f1_ci": fc}, "f1") if fc else f
+        fs = _ci({"f1": fs, "f1_ci": fsc}, "f1") if fsc else fs
         mark = " ".join(m for m, on in (("best", v == best), ("best vs self-occlusion", v == best_self),
                                          ("configured", v == conf)) if on)
         rows.append([f"{v:g}", p, r, f, fs, mark])
@@ -75,7 +87,9 @@ def render_markdown(report: dict) -> str:
           + (", ".join(f"{k} = {v}" for k, v in report["parameters"].items()) or "unknown") + ".",
           "",
           "Positive = occluded. Precision TP/(TP+FP), recall TP/(TP+FN), F1 2TP/(2TP+FP+FN), "
-          "accuracy (TP+TN)/N; n/a where a denominator is 0.",
+          "accuracy (TP+TN)/N; n/a where a denominator is 0. [low–high]: 95% interval, a seeded "
+          "percentile bootstrap over sequences resampled by (subject, action) clip "
+          "(occpose.stats).",
           "", "## Overall", "", _table(_FULL, _full_rows(ov)), "",
           "## Self-occlusion vs object occlusion", "",
           "The heuristics see only the body (2D joints, plus depth for clustered and boxed_depth); "
@@ -83,8 +97,9 @@ def render_markdown(report: dict) -> str:
           "coincidence; F1 against self-occlusion truth (object-occluded joints left out) and on "
           "level-0 sequences (no occluders) is what they are actually able to do.", ""]
     l0 = report["level0"]
-    rows = [[h, s["recall_self"], s["n_self"], s["recall_object"], s["n_object"], s["f1"],
-             report["self_occlusion_truth"][h]["f1"], l0[h]["f1"] if l0 else None]
+    rows = [[h, _ci(s, "recall_self"), s["n_self"], _ci(s, "recall_object"), s["n_object"],
+             _ci(s, "f1"), _ci(report["self_occlusion_truth"][h], "f1"),
+             _ci(l0[h], "f1") if l0 else None]
             for h, s in ov.items()]
     md += [_table(["heuristic", "recall self-occluded", "n self", "recall object-occluded",
                    "n object", "F1 (all truth)", "F1 vs self-occlusion", "F1 level 0"], rows), "",

@@ -8,6 +8,8 @@ Conventions
     precision = TP / (TP + FP), recall = TP / (TP + FN), F1 = 2 TP / (2 TP + FP + FN),
     accuracy = (TP + TN) / N. A ratio whose denominator is 0 (e.g. precision of a heuristic
     that flags nothing) is ``nan``: ``null`` in JSON, ``n/a`` in Markdown and on stdout.
+    Each ratio also gets a 95% interval (``precision_ci`` ... ``[low, high]``) from the seeded
+    bootstrap over sequences of :mod:`occpose.stats`, resampled by (subject, action) clip.
 
 Self- vs object occlusion
     The heuristics see only the body, never the occluders, so the report separates the two:
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ... import stats
 from ...errors import DatasetError, OccposeError
 from .report import format_summary, plot_f1_by_level, render_markdown, write_report
 from ..heuristics.labels import boxed_occlusion_grid, clustered_occlusion_grid, heuristic_inputs
@@ -114,6 +117,9 @@ class LabelSet:
         truth, by_body, by_object, valid: (F, J) bool; valid = not out_of_frame.
         predicted: heuristic name -> (F, J) bool stored labels.
         action, level: (F,) int indices into ``actions`` and ``levels``.
+        sequence: (F,) int index of each frame's sequence (``sequences`` of them).
+        weights: (B, sequences) bootstrap weights of :func:`occpose.stats.bootstrap_weights`,
+            resampling (subject, action) clips.
         inputs: for the sweep, :func:`heuristic_inputs` of every sequence concatenated
             (``xy_camera``, ``xy_normalized``, ``depth``), or empty.
     """
@@ -130,6 +136,8 @@ class LabelSet:
     joint_names: list[str]
     sequences: int
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    sequence: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
 
 def _level(entry) -> float:
@@ -148,7 +156,7 @@ def load_label_set(bench, entries, with_inputs: bool = False) -> LabelSet:
     levels = sorted({_level(e) for e in entries})
     truth_arrays = {"truth": "occluded", "by_body": "occluded_by_body",
                     "by_object": "occluded_by_object"}
-    cols: dict[str, list] = {k: [] for k in (*truth_arrays, "valid", "action", "level")}
+    cols: dict[str, list] = {k: [] for k in (*truth_arrays, "valid", "action", "level", "sequence")}
     predicted: dict[str, list] = {h: [] for h in HEURISTICS}
     inputs: dict[str, list] = {}
     for entry in entries:
@@ -164,6 +172,7 @@ def load_label_set(bench, entries, with_inputs: bool = False) -> LabelSet:
         cols["valid"].append(~a["out_of_frame"])
         cols["action"].append(np.full(entry.frames, actions.index(entry.action)))
         cols["level"].append(np.full(entry.frames, levels.index(_level(entry))))
+        cols["sequence"].append(np.full(entry.frames, len(cols["sequence"])))
         if with_inputs:
             cam = bench.cameras[entry.camera]
             x = heuristic_inputs(a["joints_3d_cam"], a["joints_2d"], cam.width, cam.height)
@@ -174,7 +183,10 @@ def load_label_set(bench, entries, with_inputs: bool = False) -> LabelSet:
                     valid=cat["valid"], predicted={h: np.concatenate(v) for h, v in predicted.items()},
                     action=cat["action"], level=cat["level"], actions=actions, levels=levels,
                     joint_names=list(bench.skeleton.joint_names), sequences=len(entries),
-                    inputs={k: np.concatenate(v) for k, v in inputs.items()})
+                    inputs={k: np.concatenate(v) for k, v in inputs.items()},
+                    sequence=cat["sequence"],
+                    weights=stats.bootstrap_weights(stats.cluster_index(
+                        (e.subject, e.action) for e in entries)))
 
 
 # ---- scoring ------------------------------------------------------------------------------------
@@ -190,11 +202,43 @@ def _stats(pred, truth, valid, by_body, by_object) -> dict:
     return out
 
 
+def _intervals(ls: LabelSet, sel: tuple, pred: np.ndarray, truth: np.ndarray,
+               valid: np.ndarray, by_body: np.ndarray | None = None,
+               by_object: np.ndarray | None = None) -> dict:
+    """95% bootstrap intervals of precision, recall, F1 and accuracy over sequences (and, given
+    the first-blocker labels, of recall_self, recall_object and f1_self_truth)."""
+    seq = ls.sequence[sel[0]]
+
+    def per_sequence(x):                                              # (S,) counts
+        return np.bincount(seq, weights=x.reshape(len(x), -1).sum(1), minlength=ls.sequences)
+
+    tp, fp = per_sequence(pred & truth & valid), per_sequence(pred & ~truth & valid)
+    fn, tn = per_sequence(~pred & truth & valid), per_sequence(~pred & ~truth & valid)
+    ratios = {"precision": (tp, tp + fp), "recall": (tp, tp + fn), "f1": (2 * tp, 2 * tp + fp + fn),
+              "accuracy": (tp + tn, tp + fp + fn + tn)}
+    if by_body is not None:
+        self_valid = valid & ~by_object
+        stp, sfp = per_sequence(pred & by_body & self_valid), per_sequence(pred & ~by_body & self_valid)
+        sfn = per_sequence(~pred & by_body & self_valid)
+        ratios.update(recall_self=(per_sequence(pred & by_body & valid), per_sequence(by_body & valid)),
+                      recall_object=(per_sequence(pred & by_object & valid), per_sequence(by_object & valid)),
+                      f1_self_truth=(2 * stp, 2 * stp + sfp + sfn))
+    sums = np.stack([v[0] for v in ratios.values()], 1)                 # (S, 4)
+    counts = np.stack([v[1] for v in ratios.values()], 1)
+    lo, hi = stats.percentile_interval(stats.pooled_replicates(sums, counts, ls.weights))
+    return {f"{k}_ci": [float(lo[i]), float(hi[i])] for i, k in enumerate(ratios)}
+
+
 def _group(ls: LabelSet, frames: np.ndarray | None = None, joint: int | None = None) -> dict:
     """{heuristic: stats} over the frames selected by ``frames`` (bool (F,)) and/or one joint."""
     sel = (slice(None) if frames is None else frames, slice(None) if joint is None else joint)
-    return {h: _stats(ls.predicted[h][sel], ls.truth[sel], ls.valid[sel], ls.by_body[sel],
-                      ls.by_object[sel]) for h in HEURISTICS}
+    out = {}
+    for h in HEURISTICS:
+        pred, truth, valid = ls.predicted[h][sel], ls.truth[sel], ls.valid[sel]
+        out[h] = _stats(pred, truth, valid, ls.by_body[sel], ls.by_object[sel])
+        if ls.weights is not None:
+            out[h].update(_intervals(ls, sel, pred, truth, valid, ls.by_body[sel], ls.by_object[sel]))
+    return out
 
 
 def level_key(level: float) -> str:
@@ -216,7 +260,8 @@ def agreement_report(bench, split: str | None = None, sweep: bool = False) -> di
     params = dict(bench.config.get("heuristics", {})) if isinstance(bench.config, dict) else {}
     level0 = [i for i, lv in enumerate(ls.levels) if lv == 0.0]
     self_only = {h: confusion(ls.predicted[h], ls.by_body, ls.valid & ~ls.by_object).to_dict()
-                 for h in HEURISTICS}
+                 | _intervals(ls, (slice(None), slice(None)), ls.predicted[h], ls.by_body,
+                              ls.valid & ~ls.by_object) for h in HEURISTICS}
     by_level = {level_key(lv): _group(ls, frames=ls.level == i) for i, lv in enumerate(ls.levels)}
     report = {
         "benchmark": str(bench.root),
@@ -273,6 +318,10 @@ def _sweep_entry(ls: LabelSet, labels: np.ndarray, values, heuristic: str, param
     entry = {"heuristic": heuristic, "parameter": parameter, "units": units, "values": list(values),
              "precision": [precision(c) for c in confs], "recall": [recall(c) for c in confs],
              "f1": f1, "f1_self": f1_self, "configured": None,
+             "f1_ci": [_intervals(ls, (slice(None),), lab, ls.truth, ls.valid)["f1_ci"]
+                       for lab in labels] if ls.weights is not None else None,
+             "f1_self_ci": [_intervals(ls, (slice(None),), lab, ls.by_body, self_valid)["f1_ci"]
+                            for lab in labels] if ls.weights is not None else None,
              "best": _best(values, f1), "best_self": _best(values, f1_self)}
     if configured is not None:
         i = values.index(float(configured))
