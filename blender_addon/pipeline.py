@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("cycles", "workbench", "eevee"), help="= --set render.engine=...")
     p.add_argument("--device", choices=("cpu", "gpu"), help="= --set render.device=...")
     p.add_argument("--quiet", action="store_true", help="no per-sequence lines")
+    p.add_argument("--force-size", action="store_true",
+                   help="go ahead even when the estimated memory, disk or time cannot fit")
     user_scene.add_arguments(p)
     return p
 
@@ -141,12 +143,21 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return load_config(args.config, overrides, args.seed)
 
 
+def _check_size(cfg: Config, args: argparse.Namespace) -> None:
+    """Refuse a render that cannot fit on this machine (occpose.sizes), unless --force-size."""
+    from occpose.sizes import check, render_estimate
+
+    keys = shard_keys(plan(cfg, cfg.render.subjects), parse_shard(args.shard))
+    check(render_estimate(cfg, len(keys)), args.out, args.force_size)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, render, print a summary; exit status 0 complete, 1 incomplete, 2 user error."""
     args = build_parser().parse_args(argv)
     compat.forget_mp_main()
     try:
         cfg = config_from_args(args)
+        _check_size(cfg, args)
         t0 = time.perf_counter()
         manifest = render_benchmark(cfg, args.out, args.overwrite, parse_shard(args.shard), args.quiet,
                                     args.occluders)

@@ -85,4 +85,5 @@ def arguments(args: argparse.Namespace) -> list[str]:
     argv += ["--overwrite"] if getattr(args, "overwrite", False) else []
     argv += ["--engine", args.engine] if getattr(args, "engine", None) else []
     argv += ["--quiet"] if getattr(args, "quiet", False) else []
+    argv += ["--force-size"] if getattr(args, "force_size", False) else []
     return argv

@@ -58,6 +58,7 @@ class RunOptions:
     blender: str | None = None     # Blender executable for the subprocess route
     workers: int = 0
     progress: bool = True
+    force_size: bool = False       # go ahead when the size estimate says it cannot fit
 
 
 def _log(msg: str) -> None:
@@ -138,10 +139,17 @@ def run_pipeline(opts: RunOptions) -> dict:
         raise ConfigError(f"--backend {opts.backend}: expected auto, analytic or blender")
     use_blender = opts.backend == "blender" or (opts.backend == "auto" and _blender_available(opts.blender))
     timings: dict[str, float] = {}
+    if use_blender:  # the renders come later: refuse an infeasible run before any work
+        from .generate import plan
+        from .sizes import check, render_estimate
+
+        keys = plan(cfg, cfg.render.subjects or list(cfg.benchmark.test_subjects))
+        check(render_estimate(cfg, len(keys)), out, opts.force_size)
 
     t = time.perf_counter()
     _log(f"1/5 generating {preset} into {out / 'benchmark'}")
-    manifest = generate(cfg, out / "benchmark", workers=opts.workers, progress=opts.progress)
+    manifest = generate(cfg, out / "benchmark", workers=opts.workers, progress=opts.progress,
+                        force_size=opts.force_size)
     if manifest["status"] != "complete":
         raise OccposeError(f"{out / 'benchmark'}: generation incomplete")
     timings["generate"] = time.perf_counter() - t
@@ -212,20 +220,22 @@ def run_pipeline(opts: RunOptions) -> dict:
 
     summary = {
         "preset": str(preset), "out": str(out), "seed": cfg.benchmark.seed,
-        "test_data": str(test_dir), "blender": use_blender, "timings_s": timings,
+        "test_data": str(test_dir), "blender": use_blender,
         "benchmark": str(out / "benchmark"), "labels_report": str(out / "reports" / "labels"),
         "runs": [str(r) for r in runs], "results": str(out / "results"),
         "image_runs": {k: str(v) for k, v in image_runs.items()},
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    # measured wall times: the one output of a run that differs between identical runs
+    atomic_write_text(out / "timings.json", json.dumps({"timings_s": timings}, indent=1) + "\n")
     atomic_write_text(out / "summary.md",
                       _summary_markdown(summary, format_summary(agreement), table, image_table))
+    _log("timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
     _log(f"done in {sum(timings.values()):.0f} s; see {out / 'summary.md'}")
     return summary
 
 
 def _summary_markdown(summary: dict, agreement: str, table: str, image_table: str = "") -> str:
-    t = summary["timings_s"]
     lines = [
         f"# occpose run: {summary['preset']}",
         "",
@@ -241,8 +251,7 @@ def _summary_markdown(summary: dict, agreement: str, table: str, image_table: st
         f"- label agreement report: `{summary['labels_report']}`",
         f"- runs: {', '.join(f'`{r}`' for r in summary['runs'])}",
         f"- results (report.md, results.json/csv, plots): `{summary['results']}`",
-        "",
-        "Timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in t.items()),
+        "- wall times of the steps: `timings.json` (the only file that differs between identical runs)",
         "",
     ]
     return "\n".join(lines)

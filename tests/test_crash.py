@@ -83,8 +83,10 @@ def exported(reference, tmp_path_factory):
     return out
 
 
-# renames of the export: 4 staged files, the journal, 4 moves into OUT = 9
-@pytest.mark.parametrize("kills", [[(3, "before")], [(5, "after")], [(7, "before"), (2, "after")]])
+# renames of the export: 5 staged files (4 data files and the dataset class), the journal, 5
+# moves into OUT = 11: killed while staging, with the journal written, and in the middle of the
+# moves (then again in the finishing rerun's staging)
+@pytest.mark.parametrize("kills", [[(3, "before")], [(6, "after")], [(9, "before"), (2, "after")]])
 def test_export_killed_then_rerun(reference, exported, tmp_path, kills):
     out = tmp_path / "vp"
     shutil.copytree(exported, out)          # an older export of the same set is being replaced

@@ -141,3 +141,17 @@ def test_resume_never_takes_an_entry_pointing_at_another_sequences_arrays(tiny_p
     (a / "entry.json").write_text(json.dumps(e))
     assert gen(preset, out) == 0
     assert tree_bytes(out) == tree_bytes(tmp_path / "ref")
+
+
+@pytest.mark.parametrize("command", ["image-predict", "image-train", "sheet", "train", "labels"])
+def test_every_reader_refuses_an_unsafe_id(sandbox, capsys, command):
+    _set_first(sandbox / "bench", id="../../pwn")
+    b, o = sandbox / "bench", sandbox / "out"
+    argv = {"image-predict": ["image-predict", "--data", b, "--run", o / "run"],
+            "image-train": ["image-train", "--data", b, "--out", o / "run", "--quiet"],
+            "sheet": ["sheet", b, "--out", o / "s.png"],
+            "train": ["train", "--data", b, "--model", "linear", "--out", o / "run", "--device", "cpu",
+                      "--quiet"],
+            "labels": ["labels", b]}[command]
+    fails_cleanly(argv, capsys, sandbox, "sequences[0]", "'../../pwn'", "not a safe name")
+    assert not (sandbox.parent / "pwn").exists()

@@ -113,3 +113,17 @@ def test_an_npz_bomb_is_refused_before_it_is_unpacked(reference, tmp_path, capsy
     (bench / "manifest.json").write_text(json.dumps(manifest))
     fails_cleanly(["labels", bench, "--out", tmp_path / "r"], capsys, tmp_path,
                   str(path), "'joints_3d_world.npy' unpacks to 81600128 bytes", "refusing")
+
+
+@pytest.mark.blender
+def test_render_bench_checks_the_size_too(preset, tmp_path, capsys):
+    """``benchmark/render_bench.py`` (blender -P) runs pipeline.main, which estimates too."""
+    pytest.importorskip("bpy")
+    from blender_addon import pipeline
+
+    before = snapshot(tmp_path)
+    rc = pipeline.main(["--config", str(preset), "--out", str(tmp_path / "b"), "--quiet", "--set",
+                        "render.resolution=[65536,65536]", "--set", "render.samples=4096"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "render would need about" in err[0], err
+    assert "--force-size" in err[0] and snapshot(tmp_path) == before

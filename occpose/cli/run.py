@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--workers", type=nonnegative_int, default=0, help="generation processes (0 = cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--force-size", action="store_true",
+                   help="go ahead even when the estimated memory, disk or time cannot fit")
     p.set_defaults(func=run)
 
 
@@ -35,5 +37,6 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / Path(args.preset).stem
     run_pipeline(RunOptions(preset=args.preset, out=out, backend=args.backend, seed=args.seed,
                             overrides=args.overrides, device=args.device, blender=args.blender,
-                            workers=args.workers, progress=not args.quiet))
+                            workers=args.workers, progress=not args.quiet,
+                            force_size=args.force_size))
     return 0

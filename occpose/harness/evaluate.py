@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -314,7 +313,6 @@ def _evaluate_run(run, prepared: list[Prepared], flip: bool, picks: list[tuple[i
                   dev, bar, keep: dict | None = None) -> RunEval:
     s = run.settings
     use_flip = flip and s.model in TCN_MODELS
-    t0 = time.perf_counter()
 
     def predictions():
         for p in prepared:
@@ -325,11 +323,10 @@ def _evaluate_run(run, prepared: list[Prepared], flip: bool, picks: list[tuple[i
             bar.update(1)
 
     cube, samples = score_predictions(predictions(), prepared, picks)
-    dt = time.perf_counter() - t0
     frames = sum(p.n_frames for p in prepared)
+    # no measured times here: results are the same bytes for the same runs and data
     info = {"run": str(run.dir), "seed": s.seed, "epochs": run.epoch, "complete": run.complete,
-            "flip": use_flip, "settings": s.to_dict(), "frames": frames, "time_s": round(dt, 3),
-            "frames_per_s": round(frames / max(dt, 1e-9), 1)}
+            "flip": use_flip, "settings": s.to_dict(), "frames": frames}
     return RunEval(cube, samples, info)
 
 

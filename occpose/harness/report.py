@@ -147,9 +147,9 @@ def markdown(results: dict, title: str = "") -> str:
              for r in results["runs"]]), ""]
         return "\n".join(out)
     out += ["## Runs", "", md_table(
-        ["run", "model", "seed", "epochs", "flip", "frames/s"],
+        ["run", "model", "seed", "epochs", "flip", "frames"],
         [[r["run"], r["model"], str(r["seed"]), str(r["epochs"]) + ("" if r["complete"] else " (incomplete)"),
-          "yes" if r["flip"] else "no", f"{r['frames_per_s']:.0f}"] for r in results["runs"]]), ""]
+          "yes" if r["flip"] else "no", str(r["frames"])] for r in results["runs"]]), ""]
     return "\n".join(out)
 
 
