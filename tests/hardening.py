@@ -8,6 +8,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from occpose.cli import main
 
 from .test_interop_videopose3d import make_fake_benchmark
@@ -173,3 +175,17 @@ class FsFault:
         if err != _errno.ENOSPC:  # a full disk still renames and links
             monkeypatch.setattr(os, "replace", guard(os.replace, 2))
             monkeypatch.setattr(os, "link", guard(os.link, 2))
+
+
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory):
+    """The tiny 12-sequence preset (a module's own copy)."""
+    return write_tiny12(tmp_path_factory.mktemp("preset"))
+
+
+@pytest.fixture(scope="module")
+def reference(preset, tmp_path_factory):
+    """One uninterrupted run of the tiny preset."""
+    out = tmp_path_factory.mktemp("ref") / "bench"
+    assert gen(preset, out) == 0
+    return out

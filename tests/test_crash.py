@@ -16,6 +16,7 @@ import pytest
 
 from .conftest import REPO
 from .hardening import gen, tree_bytes, write_tiny12
+from .hardening import preset, reference  # noqa: F401 (module-scoped fixtures)
 
 
 def run(argv: list, kill: tuple[int, str] | None = None) -> int:
@@ -37,17 +38,6 @@ def no_leftovers(root: Path) -> None:
     left = [p for p in Path(root).rglob(".*") if p.name != ".occpose.lock" or p.exists()]
     assert not left, left
 
-
-@pytest.fixture(scope="module")
-def preset(tmp_path_factory):
-    return write_tiny12(tmp_path_factory.mktemp("preset"))
-
-
-@pytest.fixture(scope="module")
-def reference(preset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ref") / "bench"
-    assert gen(preset, out) == 0
-    return out
 
 
 # renames of the tiny generate: manifest, 8 x (arrays.npz, entry.json), manifest = 18

@@ -17,18 +17,8 @@ from occpose.cli import main
 
 from .hardening import (FsFault, copy_bench, edit_manifest, fails_cleanly, fake_benchmark, gen, snapshot,
                         tree_bytes, write_tiny12)
+from .hardening import preset, reference  # noqa: F401 (module-scoped fixtures)
 
-
-@pytest.fixture(scope="module")
-def preset(tmp_path_factory):
-    return write_tiny12(tmp_path_factory.mktemp("preset"))
-
-
-@pytest.fixture(scope="module")
-def reference(preset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ref") / "bench"
-    assert gen(preset, out) == 0
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -20,19 +20,8 @@ from occpose.dataset.lock import LOCK
 
 from .hardening import (copy_bench, edit_manifest, fails_cleanly, fake_benchmark, gen, snapshot,
                         tree_bytes, write_tiny12)
+from .hardening import preset, reference  # noqa: F401 (module-scoped fixtures)
 
-
-@pytest.fixture(scope="module")
-def preset(tmp_path_factory):
-    return write_tiny12(tmp_path_factory.mktemp("preset"))
-
-
-@pytest.fixture(scope="module")
-def reference(preset, tmp_path_factory):
-    """One uninterrupted run of the tiny preset."""
-    out = tmp_path_factory.mktemp("ref") / "bench"
-    assert gen(preset, out) == 0
-    return out
 
 
 def _lock_file(folder, pid, host=None):
