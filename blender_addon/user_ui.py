@@ -89,12 +89,8 @@ def _fcurves(obj):
                 for bag in strip.channelbags for fc in bag.fcurves]
 
 
-class OCCPOSE_OT_label_character(bpy.types.Operator):
-    """Label your character's 17 joints over the frame range by ray casts on its evaluated mesh and your occluders"""
-
-    bl_idname = "occpose.label_character"
-    bl_label = "Label Character"
-    bl_options = {"REGISTER"}
+class _OneLineReport:
+    """execute() runs ``self.run(context)`` and reports its message, or an occpose error, in one line."""
 
     def execute(self, context):
         try:
@@ -105,17 +101,18 @@ class OCCPOSE_OT_label_character(bpy.types.Operator):
         self.report({"INFO"}, message)
         return {"FINISHED"}
 
+
+class OCCPOSE_OT_label_character(_OneLineReport, bpy.types.Operator):
+    """Label your character's 17 joints over the frame range by ray casts on its evaluated mesh and your occluders"""
+
+    bl_idname = "occpose.label_character"
+    bl_label = "Label Character"
+    bl_options = {"REGISTER"}
+
     def run(self, context) -> str:
-        from occpose.errors import ConfigError
         from occpose.generate import visibility_params
 
-        from .operators import settings_config
-
         scene, u = context.scene, context.scene.occpose_user
-        if u.armature is None:
-            raise ConfigError("pick your character's armature first")
-        if scene.camera is None:
-            raise ConfigError("the scene has no camera; add one and make it active")
         char, frames, occ, camera, cfg = character_inputs(scene, u, with_placed=True)
         params = visibility_params(cfg)
         result = character.label_character(scene, char, camera, frames, occ, params)
@@ -156,21 +153,12 @@ def character_inputs(scene, u, with_placed: bool):
     return char, frames, occ, bridge.camera_from_scene(scene), settings_config(scene.occpose)
 
 
-class OCCPOSE_OT_place_character_occluders(bpy.types.Operator):
+class OCCPOSE_OT_place_character_occluders(_OneLineReport, bpy.types.Operator):
     """Place occpose's occluders around your character for the panel's occlusion level (measured by the mesh ray casts, your occluders included)"""
 
     bl_idname = "occpose.place_character_occluders"
     bl_label = "Place Occluders on Character"
     bl_options = {"REGISTER"}
-
-    def execute(self, context):
-        try:
-            message = self.run(context)
-        except OccposeError as e:
-            self.report({"ERROR"}, str(e))
-            return {"CANCELLED"}
-        self.report({"INFO"}, message)
-        return {"FINISHED"}
 
     def run(self, context) -> str:
         from occpose.generate import SequenceKey, visibility_params
