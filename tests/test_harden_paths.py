@@ -155,3 +155,24 @@ def test_every_reader_refuses_an_unsafe_id(sandbox, capsys, command):
             "labels": ["labels", b]}[command]
     fails_cleanly(argv, capsys, sandbox, "sequences[0]", "'../../pwn'", "not a safe name")
     assert not (sandbox.parent / "pwn").exists()
+
+
+def test_detector_predictions_are_read_only_inside_the_run(tmp_path):
+    """``detector:RUN`` reads RUN/keypoints2d/<id>.npy; an id from imported data (which may
+    hold spaces) can never make it read a file outside that folder."""
+    import numpy as np
+
+    from occpose.errors import OccposeError
+    from occpose.harness.inputs import _load_detector
+
+    class Seq:
+        def __init__(self, sid):
+            self.id, self.joints_2d = sid, np.zeros((3, 17, 2))
+
+    run = tmp_path / "run"
+    (run / "keypoints2d").mkdir(parents=True)
+    np.save(tmp_path / "secret.npy", np.zeros((3, 17, 2)))
+    np.save(run / "keypoints2d" / "walk 1.npy", np.ones((3, 17, 2)))
+    assert _load_detector(Seq("walk 1"), run).sum() == 3 * 17 * 2
+    with pytest.raises(OccposeError, match="leaves the benchmark folder"):
+        _load_detector(Seq("../../secret"), run)

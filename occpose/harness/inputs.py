@@ -121,7 +121,11 @@ def detector_noise(pixels: np.ndarray, hidden: np.ndarray, width: int, height: i
 
 
 def _load_detector(seq: PoseSequence, run: Path) -> np.ndarray:
-    path = run / "keypoints2d" / f"{seq.id}.npy"
+    from ..dataset.paths import inside
+
+    # ids of imported data (VideoPose3D names with spaces) may not be safe names: the file must
+    # still lie inside RUN/keypoints2d
+    path = inside(run / "keypoints2d", f"{seq.id}.npy", f"sequence {seq.id!r}", "2D prediction file")
     if not path.is_file():
         raise OccposeError(f"{path}: no 2D predictions for sequence {seq.id}; run the image model "
                            f"of {run} on this benchmark first (expected keypoints2d/<id>.npy)")
