@@ -18,10 +18,10 @@ software versions and host of the run; it is checked for the same set of test se
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .dataset.npz import sha256_file
 from .errors import OccposeError
 
 __all__ = ["STANDARDS_DIR", "standard_list_path", "split_files", "read_list", "format_list",
@@ -34,14 +34,6 @@ MAX_LIST_BYTES = 16 << 20
 def standard_list_path(name: str, split: str = "test") -> Path:
     """The packaged list of a standard (``standard-v1`` -> ``standards/standard-v1.test.sha256``)."""
     return STANDARDS_DIR / f"{name}.{split}.sha256"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def split_files(bench, split: str = "test") -> list[str]:
@@ -60,7 +52,7 @@ def format_list(bench, name: str, split: str = "test") -> str:
     """The checksum list of a split (module docstring)."""
     files = split_files(bench, split)
     lines = [f"# occpose standard {name}, split {split}, {len(files)} files"]
-    lines += [f"{_sha256(bench.root / f)}  {f}" for f in files]
+    lines += [f"{sha256_file(bench.root / f)}  {f}" for f in files]
     return "\n".join(lines) + "\n"
 
 
@@ -111,7 +103,7 @@ def verify_benchmark(bench, listing: dict[str, str], split: str = "test") -> tup
         path = bench.root / rel
         if not path.is_file():
             return Mismatch(rel, "is missing"), checked
-        actual = _sha256(path)
+        actual = sha256_file(path)
         checked += 1
         if actual != listing[rel]:
             return Mismatch(rel, f"sha256 {actual[:12]}… differs from the list's {listing[rel][:12]}…"), checked

@@ -12,6 +12,7 @@ import pytest
 
 from occpose.cli import main
 
+from .conftest import REPO, TINY_PRESET
 from .test_interop_videopose3d import make_fake_benchmark
 
 
@@ -75,33 +76,13 @@ def copy_bench(src: Path, dst: Path) -> Path:
     return dst
 
 
-TINY12 = """
-include = ["{scenes}/subjects.toml"]
-
-[benchmark]
-name = "tiny"
-seed = 7
-frames = 12
-fps = 50.0
-area_radius = 1.0
-actions = ["walk", "box"]
-levels = [0.0, 0.2]
-train_subjects = ["S1"]
-test_subjects = ["S4"]
-
-[[cameras]]
-name = "cam0"
-position = [3.6, 3.4, 1.6]
-target = [0.0, 0.0, 1.0]
-size = [1000, 1000]
-focal = [1145.0, 1145.0]
-"""
+# conftest's tiny preset with 12-frame sequences
+TINY12 = TINY_PRESET.replace("frames = 40\n", "frames = 12\n")
+assert TINY12 != TINY_PRESET
 
 
 def write_tiny12(folder: Path) -> Path:
     """A 2-subject x 2-action x 2-level preset of 12-frame sequences (about 1 s to generate)."""
-    from .conftest import REPO
-
     path = Path(folder) / "tiny12.toml"
     path.write_text(TINY12.format(scenes=REPO / "scenes"))
     return path

@@ -19,7 +19,6 @@ naming the file and the key.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 import zlib
@@ -29,6 +28,7 @@ import numpy as np
 
 from .. import stats
 from ..dataset.atomic import atomic_write_text
+from ..dataset.npz import sha256_file
 from ..errors import OccposeError
 from .data import prepare, skeleton_for
 from .evaluate import (METRICS, SPLITS, UNITS, RunEval, SequenceLayout, _sample_frames,
@@ -120,14 +120,6 @@ def read_predictions(path: str | Path, expected: dict[str, tuple[int, int]],
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
         raise OccposeError(f"{path}: truncated or corrupt .npz ({type(e).__name__}: {e})") from None
     return out
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _entry(cell: dict) -> dict:
@@ -222,7 +214,7 @@ def score_files(sequences_test, predictions: str | Path, out_dir: str | Path, *,
     evals = []
     for f, p, lab in zip(files, preds, labels):
         cube, samples = score_predictions((p[s.id] for s in scored), prepared, picks)
-        evals.append(RunEval(cube, samples, {"run": str(f), "seed": 0, "sha256": _sha256(f),
+        evals.append(RunEval(cube, samples, {"run": str(f), "seed": 0, "sha256": sha256_file(f),
                                              "sequences": len(scored)}))
     header = {"source": "predictions", "flip": False, "sequences": len(scored), "device": "cpu",
               "frames": int(sum(s.n_frames for s in scored))}

@@ -192,12 +192,15 @@ def validation_split(sequences: list[PoseSequence], fraction: float
             [s for s in sequences if (s.subject, s.action) in held])
 
 
-class EpochWindows:
+class EpochWindows(WindowSet):
     """The samples of one epoch as VideoPose3D's ``ChunkedGenerator`` builds them: every window
     of ``windows`` once plain and, with ``flip``, once more flipped (sample ``i + len(windows)``
-    is window ``i`` mirrored). The flipped copies are made once, so a batch is one gather."""
+    is window ``i`` mirrored). The flipped copies are made once, so a batch is one gather
+    (``len`` and ``batch`` are WindowSet's, over the doubled arrays)."""
 
     def __init__(self, windows: WindowSet, skeleton: Skeleton, flip: bool) -> None:
+        # the arrays are built from ``windows`` here, so WindowSet.__init__ is not called
+
         kp, poses, occ, starts = windows.keypoints, windows.poses, windows.occlusion, windows.starts
         if flip:
             padded = kp.shape[0]
@@ -206,17 +209,8 @@ class EpochWindows:
             occ = torch.cat([occ, flip_labels(occ, skeleton)]) if occ is not None else None
             starts = torch.cat([starts, starts + padded])
         self.keypoints, self.poses, self.occlusion, self.starts = kp, poses, occ, starts
-        self.left = windows.left
+        self.receptive_field, self.left = windows.receptive_field, windows.left
         self._span = torch.arange(windows.receptive_field)
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def batch(self, index: torch.Tensor) -> Batch:
-        start = self.starts[index]                                         # (B,)
-        frames = start[:, None] + self._span                               # (B, RF)
-        occ = self.occlusion[frames] if self.occlusion is not None else None
-        return Batch(self.keypoints[frames], self.poses[start + self.left][:, None], occ)
 
 
 def _augment(batch: Batch, settings: RunSettings, gen: torch.Generator) -> Batch:
