@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,7 +83,7 @@ def test_evaluate_writes_results(data, runs, tmp_path):
     _, test = data
     res = evaluate_runs(test, runs, tmp_path / "res", progress=False)
     names = {"results.json", "results.csv", "report.md", "mpjpe_by_level.png", "per_joint.png",
-             "skeletons_high_occlusion.png"}
+             "skeletons_high_occlusion.png", "learning_curves.png"}
     assert names <= {p.name for p in (tmp_path / "res").iterdir()}
     assert not list((tmp_path / "res").glob(".*.tmp"))
     doc = json.loads((tmp_path / "res" / "results.json").read_text())
@@ -120,6 +121,17 @@ def test_evaluate_writes_results(data, runs, tmp_path):
     md = (tmp_path / "res" / "report.md").read_text()
     assert "## MPJPE by occlusion level" in md and "Visible vs occluded" in md and "± " in md
     assert "## Paired differences" in md
+    # learning curves: every run's per-epoch training metrics, as its checkpoint recorded them
+    for r in doc["runs"]:
+        logged = [json.loads(x) for x in (Path(r["run"]) / "metrics.jsonl").read_text().splitlines()]
+        assert [c["epoch"] for c in r["curve"]] == [m["epoch"] for m in logged] == list(range(1, r["epochs"] + 1))
+        for c, m in zip(r["curve"], logged):
+            assert c["train_mpjpe_mm"] == pytest.approx(m["train_mpjpe_mm"], abs=1e-3)
+            assert ("val_mpjpe_mm" in c) == ("val_mpjpe_mm" in m)
+    assert "## Learning curves" in md and "### tcn-occseq" in md
+    first = [r["curve"][0]["train_mpjpe_mm"] for r in doc["runs"] if r["model"] == "tcn"]
+    row = md.split("### tcn\n")[1].split("\n| 1 |")[1].split("\n")[0]
+    assert row.startswith(f" {np.mean(first):.1f} ({min(first):.1f}–{max(first):.1f})")
 
 
 def test_run_labels_tell_apart_settings():

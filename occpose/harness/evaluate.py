@@ -309,6 +309,22 @@ def score_predictions(predictions, prepared: list[Prepared],
     return cube, [picked[k] for k in picks]
 
 
+CURVE_KEYS = ("train_mpjpe_mm", "train_eval_mpjpe_mm", "val_mpjpe_mm")
+
+
+def learning_curve(metrics: list) -> list[dict]:
+    """Per-epoch training (training mode, augmented windows), training (evaluation mode) and
+    validation MPJPE in mm from a checkpoint's metrics; keys a run did not record are left out."""
+    curve = []
+    for m in metrics or []:
+        if not isinstance(m, dict) or "epoch" not in m:
+            continue
+        row = {"epoch": int(m["epoch"])}
+        row.update({k: _num(m[k]) for k in CURVE_KEYS if isinstance(m.get(k), (int, float))})
+        curve.append(row)
+    return curve
+
+
 def _evaluate_run(run, prepared: list[Prepared], flip: bool, picks: list[tuple[int, int]],
                   dev, bar, keep: dict | None = None) -> RunEval:
     s = run.settings
@@ -326,7 +342,8 @@ def _evaluate_run(run, prepared: list[Prepared], flip: bool, picks: list[tuple[i
     frames = sum(p.n_frames for p in prepared)
     # no measured times here: results are the same bytes for the same runs and data
     info = {"run": str(run.dir), "seed": s.seed, "epochs": run.epoch, "complete": run.complete,
-            "flip": use_flip, "settings": s.to_dict(), "frames": frames}
+            "flip": use_flip, "settings": s.to_dict(), "frames": frames,
+            "curve": learning_curve(run.metrics)}
     return RunEval(cube, samples, info)
 
 
@@ -407,6 +424,8 @@ def write_results(results: dict, cubes: list[np.ndarray], evals: list[RunEval], 
             samples.setdefault(lab, ev.samples)                # first seed of each model
         report.plot_mpjpe_by_level(results, out / "mpjpe_by_level.png")
         report.plot_per_joint(results, out / "per_joint.png")
+        if report.has_curves(results):
+            report.plot_learning_curves(results, out / "learning_curves.png")
         report.plot_skeletons(truth, samples, skeleton, out / "skeletons_high_occlusion.png",
                               title=f"level {axes['levels'][-2]}")
 
@@ -429,7 +448,8 @@ def evaluate_runs(sequences_test: list[PoseSequence], run_dirs: list[str | Path]
 
     Writes ``results.json``, ``results.csv`` (long format: model, seed, level, action, joint,
     metric, split, value), ``report.md`` and, with ``plots``, ``mpjpe_by_level.png``,
-    ``per_joint.png`` and ``skeletons_high_occlusion.png`` into ``out_dir`` (atomically).
+    ``per_joint.png``, ``skeletons_high_occlusion.png`` and ``learning_curves.png`` (the runs'
+    per-epoch training / validation MPJPE, also a report section) into ``out_dir`` (atomically).
 
     Args:
         sequences_test: the test split.

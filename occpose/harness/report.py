@@ -150,7 +150,69 @@ def markdown(results: dict, title: str = "") -> str:
         ["run", "model", "seed", "epochs", "flip", "frames"],
         [[r["run"], r["model"], str(r["seed"]), str(r["epochs"]) + ("" if r["complete"] else " (incomplete)"),
           "yes" if r["flip"] else "no", str(r["frames"])] for r in results["runs"]]), ""]
+    if has_curves(results):
+        out += learning_curves_section(results)
     return "\n".join(out)
+
+
+_CURVES = (("train_mpjpe_mm", "train (training mode)"), ("train_eval_mpjpe_mm", "train (eval mode)"),
+           ("val_mpjpe_mm", "validation"))
+
+
+def has_curves(results: dict) -> bool:
+    return any(r.get("curve") for r in results.get("runs", []))
+
+
+def model_curves(results: dict) -> dict[str, dict[str, np.ndarray]]:
+    """{model: {metric key: (seeds, epochs) array, NaN where a seed lacks the epoch}} from the
+    runs' per-epoch ``curve`` entries."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for model in results["models"]:
+        curves = [r.get("curve") or [] for r in results["runs"] if r["model"] == model]
+        n = max((c[-1]["epoch"] for c in curves if c), default=0)
+        if not n:
+            continue
+        out[model] = {}
+        for key, _ in _CURVES:
+            arr = np.full((len(curves), n), np.nan)
+            for i, c in enumerate(curves):
+                for row in c:
+                    if row.get(key) is not None and 1 <= row["epoch"] <= n:
+                        arr[i, row["epoch"] - 1] = row[key]
+            if np.isfinite(arr).any():
+                out[model][key] = arr
+    return out
+
+
+def learning_curves_section(results: dict) -> list[str]:
+    """Markdown: per model, per epoch, the seed mean (min–max) of the training and validation
+    MPJPE recorded while training (validation = held-out clips of the training subjects)."""
+    out = ["## Learning curves (MPJPE, mm, while training)", "",
+           "Seed mean (min–max over seeds) per epoch. *train (training mode)*: the augmented "
+           "training windows as the optimiser saw them; *train (eval mode)* and *validation*: whole "
+           "sequences in evaluation mode (BatchNorm running statistics, no flip) of the training "
+           "clips and of the held-out validation clips of the training subjects. The test split "
+           "is not used while training.", ""]
+    for model, curves in model_curves(results).items():
+        keys = [k for k, _ in _CURVES if k in curves]
+        n = curves[keys[0]].shape[1]
+        rows = []
+        for e in range(n):
+            cells = []
+            for k in keys:
+                col = curves[k][:, e]
+                col = col[np.isfinite(col)]
+                cells.append("–" if not col.size else
+                             f"{col.mean():.1f}" + (f" ({col.min():.1f}–{col.max():.1f})" if col.size > 1 else ""))
+            rows.append([str(e + 1)] + cells)
+        out += [f"### {model}", "", md_table(["epoch"] + [dict(_CURVES)[k] for k in keys], rows), ""]
+        if "val_mpjpe_mm" in curves:
+            v = np.nanmean(curves["val_mpjpe_mm"], axis=0)
+            if np.isfinite(v).any():
+                best = int(np.nanargmin(v))
+                out += [f"Validation MPJPE (seed mean) lowest at epoch {best + 1} ({v[best]:.1f} mm); "
+                        f"last epoch {n}: {v[-1]:.1f} mm.", ""]
+    return out
 
 
 def _save(fig, path: Path) -> None:
@@ -188,6 +250,37 @@ def plot_mpjpe_by_level(results: dict, path: Path) -> None:
     ax.set_title("MPJPE by occlusion level (shaded: 95% interval)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_learning_curves(results: dict, path: Path) -> None:
+    """One panel per model: training and validation MPJPE per epoch, one line per seed."""
+    plt = _pyplot()
+    curves = model_curves(results)
+    n = len(curves)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    styles = {"train_mpjpe_mm": ("tab:blue", "--"), "train_eval_mpjpe_mm": ("tab:blue", "-"),
+              "val_mpjpe_mm": ("tab:orange", "-")}
+    for ax, (model, c) in zip(axes.flat, curves.items()):
+        for key, name in _CURVES:
+            if key not in c:
+                continue
+            color, ls = styles[key]
+            for i, row in enumerate(c[key]):
+                ax.plot(np.arange(1, row.size + 1), row, color=color, ls=ls, lw=1,
+                        label=name if i == 0 else None)
+        ax.set_title(model, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("MPJPE (mm)")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle("Learning curves (one line per seed)", fontsize=10)
+    fig.tight_layout()
     _save(fig, path)
 
 
