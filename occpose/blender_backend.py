@@ -75,6 +75,27 @@ def run(argv: list[str], blender: str | None = None) -> int:
     return subprocess.call(cmd)
 
 
+def start(argv: list[str], log: Path, blender: str | None = None) -> subprocess.Popen:
+    """Start the renderer in a child process that runs beside this one (``occpose-bench run``
+    trains while it renders), its output going to ``log``.
+
+    The same choice as :func:`run`: ``blender`` or, without it, the bpy module (in a child Python,
+    this interpreter) or else a Blender executable on PATH. Returns the running process.
+    """
+    if blender is None and has_bpy():
+        boot = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from blender_addon.pipeline import "
+                f"main; sys.exit(main(sys.argv[sys.argv.index('--') + 1:]))")
+        cmd = [sys.executable, "-c", boot, "--", *argv]
+    else:
+        cmd = blender_command(find_blender(blender), argv)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w", encoding="utf-8") as f:
+        f.write("+ " + shlex.join(cmd) + "\n")
+        f.flush()
+        # the child holds its own copy of the file descriptor
+        return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
 def arguments(args: argparse.Namespace) -> list[str]:
     """render_bench arguments from an ``occpose-bench generate`` namespace."""
     argv = ["--config", str(args.config), "--out", str(args.out)]

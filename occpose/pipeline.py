@@ -7,7 +7,9 @@ Steps (each resumes when rerun with the same arguments):
    truth;
 3. ``OUT/rendered``   -- the test subjects rendered by the Blender backend (Blender ray-cast
    labels, frames, masks), when bpy or a Blender executable is available (``--backend auto``)
-   or required (``--backend blender``); skipped with ``--backend analytic``. With
+   or required (``--backend blender``); skipped with ``--backend analytic``. The render needs
+   nothing from steps 1, 2 and 4: it runs in a child process from the start, beside them (its
+   output in ``OUT/logs/render.log``), unless ``overlap`` is off (``--sequential``). With
    ``[image] in_run = true`` every subject is rendered, and ``OUT/image/p000`` and
    ``OUT/image/p050`` hold the image model trained without and with synthetic occlusion
    augmentation, with their 2D/3D predictions for every frame
@@ -24,6 +26,8 @@ Steps (each resumes when rerun with the same arguments):
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +63,7 @@ class RunOptions:
     workers: int = 0
     progress: bool = True
     force_size: bool = False       # go ahead when the size estimate says it cannot fit
+    overlap: bool = True           # render in a child process while the models train
 
 
 def _log(msg: str) -> None:
@@ -77,10 +82,9 @@ def _blender_available(blender: str | None) -> bool:
         return False
 
 
-def _render_test_split(cfg: Config, opts: RunOptions, preset: Path, out: Path) -> Path:
-    """Render the test subjects with the Blender backend into ``out``; returns ``out``."""
-    from . import blender_backend
-
+def _render_argv(cfg: Config, opts: RunOptions, preset: Path, out: Path) -> list[str]:
+    """render_bench arguments that render the test subjects (all subjects with the image stage)
+    into ``out``."""
     subjects = cfg.render.subjects or (
         [*cfg.benchmark.train_subjects, *cfg.benchmark.test_subjects] if cfg.image.in_run
         else cfg.benchmark.test_subjects)
@@ -89,12 +93,53 @@ def _render_test_split(cfg: Config, opts: RunOptions, preset: Path, out: Path) -
     for o in opts.overrides:
         argv += ["--set", o]
     argv += ["--set", "render.subjects=[" + ", ".join(f'"{s}"' for s in subjects) + "]"]
-    argv += [] if opts.progress else ["--quiet"]
-    code = blender_backend.run(argv, blender=opts.blender)
-    if code != 0:
-        raise OccposeError(f"the Blender render of the test subjects failed (exit {code}); see the "
-                           f"messages above, or rerun with --backend analytic")
-    return out
+    return argv
+
+
+class _Render:
+    """The Blender stage: in a child process beside the training (``overlap``), its output in
+    ``OUT/logs/render.log``, or in the foreground."""
+
+    def __init__(self, cfg: Config, opts: RunOptions, preset: Path, out: Path, log: Path):
+        from . import blender_backend
+
+        self.out, self.log, self.t0 = out, log, time.perf_counter()
+        argv = _render_argv(cfg, opts, preset, out)
+        self.proc = None
+        if opts.overlap:
+            # the log keeps the per-sequence lines whatever --quiet says
+            self.proc = blender_backend.start(argv, log, blender=opts.blender)
+            self.code = None
+        else:
+            self.code = blender_backend.run(argv + ([] if opts.progress else ["--quiet"]),
+                                            blender=opts.blender)
+        self.seconds = None if self.proc else time.perf_counter() - self.t0
+
+    def wait(self) -> Path:
+        """Wait for the render; raises when it failed. Returns the rendered benchmark folder."""
+        where = "see the messages above"
+        if self.proc is not None:
+            self.code = self.proc.wait()
+            self.seconds = time.perf_counter() - self.t0
+            self.proc = None
+            where = f"see {self.log}"
+            if self.code != 0:
+                tail = self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+                print("\n".join(tail), file=sys.stderr, flush=True)
+        if self.code != 0:
+            raise OccposeError(f"the Blender render of the test subjects failed (exit {self.code}); "
+                               f"{where}, or rerun with --backend analytic")
+        return self.out
+
+    def stop(self) -> None:
+        """Stop a render still running (the run failed or was interrupted; a rerun resumes it)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 def _image_stage(cfg: Config, preset: Path, opts: RunOptions, rendered: Path, out: Path) -> tuple[dict, str]:
@@ -124,13 +169,7 @@ def _image_stage(cfg: Config, preset: Path, opts: RunOptions, rendered: Path, ou
 
 def run_pipeline(opts: RunOptions) -> dict:
     """Run every step; returns a summary dict (also written to ``OUT/summary.json``)."""
-    from .dataset import open_benchmark
-    from .dataset.poses import from_benchmark
-    from .generate import generate
-    from .harness import RunSettings, evaluate_runs, split_sequences, train_model
-    from .harness.report import main_table
-    from .occlusion.agreement.scoring import agreement_report, format_summary, write_report
-
+    t_start = time.perf_counter()
     preset = resolve_preset(opts.preset)
     cfg = load_config(preset, opts.overrides, opts.seed)
     out = Path(opts.out)
@@ -145,6 +184,32 @@ def run_pipeline(opts: RunOptions) -> dict:
 
         keys = plan(cfg, cfg.render.subjects or list(cfg.benchmark.test_subjects))
         check(render_estimate(cfg, len(keys)), out, opts.force_size)
+
+    render = None
+    if cfg.image.in_run and not use_blender:
+        raise ConfigError(f"{preset}: 'image.in_run' needs Blender renders, but --backend is "
+                          f"{opts.backend} and no Blender was found (install the bpy module)")
+    try:
+        if use_blender and opts.overlap:  # the render needs nothing from the steps before it
+            log = out / "logs" / "render.log"
+            _log(f"3/5 rendering {'all' if cfg.image.in_run else 'the test'} subjects with Blender "
+                 f"into {out / 'rendered'}, in the background while the next steps run (log: {log})")
+            render = _Render(cfg, opts, preset, out / "rendered", log)
+        summary = _steps(cfg, opts, preset, out, use_blender, render, timings, t_start)
+    finally:
+        if render is not None:
+            render.stop()
+    return summary
+
+
+def _steps(cfg: Config, opts: RunOptions, preset: Path, out: Path, use_blender: bool,
+           render: "_Render | None", timings: dict, t_start: float) -> dict:
+    from .dataset import open_benchmark
+    from .dataset.poses import from_benchmark
+    from .generate import generate
+    from .harness import RunSettings, evaluate_runs, split_sequences, train_model
+    from .harness.report import main_table
+    from .occlusion.agreement.scoring import agreement_report, format_summary, write_report
 
     t = time.perf_counter()
     _log(f"1/5 generating {preset} into {out / 'benchmark'}")
@@ -163,32 +228,18 @@ def run_pipeline(opts: RunOptions) -> dict:
     timings["labels"] = time.perf_counter() - t
 
     test_dir = out / "benchmark"
-    if cfg.image.in_run and not use_blender:
-        raise ConfigError(f"{preset}: 'image.in_run' needs Blender renders, but --backend is "
-                          f"{opts.backend} and no Blender was found (install the bpy module)")
-    if use_blender:
-        t = time.perf_counter()
+    if use_blender and render is None:
         _log(f"3/5 rendering {'all' if cfg.image.in_run else 'the test'} subjects with Blender "
              f"into {out / 'rendered'}")
-        test_dir = _render_test_split(cfg, opts, preset, out / "rendered")
-        timings["render"] = time.perf_counter() - t
-    else:
+        render = _Render(cfg, opts, preset, out / "rendered", out / "logs" / "render.log")
+    elif not use_blender:
         _log("3/5 Blender rendering skipped (--backend analytic or no Blender found)")
-    image_runs, image_table = {}, ""
-    if cfg.image.in_run:
-        t = time.perf_counter()
-        image_runs, image_table = _image_stage(cfg, preset, opts, test_dir, out)
-        timings["image"] = time.perf_counter() - t
 
-    t = time.perf_counter()
     def load_split(b, split):  # only the split's sequences are read and checked
         return split_sequences(from_benchmark(b, b.select(split=split)), split)
 
+    t = time.perf_counter()
     train_seqs = load_split(bench, "train")
-    test_bench = open_benchmark(test_dir)
-    test_seqs = load_split(test_bench, "test")
-    if not test_seqs:
-        raise OccposeError(f"{test_dir}: no test-split sequences to evaluate on")
     runs = []
     for model in cfg.train.models:
         for seed in cfg.train.seeds:
@@ -198,7 +249,26 @@ def run_pipeline(opts: RunOptions) -> dict:
             train_model(train_seqs, None, settings, run_dir, device=opts.device,
                         progress=opts.progress)
             runs.append(run_dir)
+    timings["train"] = time.perf_counter() - t
+
+    if render is not None:
+        if render.proc is not None:
+            _log("3/5 waiting for the Blender render to finish")
+        test_dir = render.wait()
+        _log(f"3/5 Blender render done in {render.seconds:.0f} s")
+        timings["render"] = render.seconds
+    image_runs, image_table = {}, ""
+    if cfg.image.in_run:
+        t = time.perf_counter()
+        image_runs, image_table = _image_stage(cfg, preset, opts, test_dir, out)
+        timings["image"] = time.perf_counter() - t
+
+    test_bench = open_benchmark(test_dir)
+    test_seqs = load_split(test_bench, "test")
+    if not test_seqs:
+        raise OccposeError(f"{test_dir}: no test-split sequences to evaluate on")
     if image_runs:
+        t = time.perf_counter()
         rendered_train = load_split(test_bench, "train")
         for label, image_run in image_runs.items():
             for seed in cfg.train.seeds:
@@ -209,7 +279,7 @@ def run_pipeline(opts: RunOptions) -> dict:
                 train_model(rendered_train, None, settings, run_dir, device=opts.device,
                             progress=opts.progress)
                 runs.append(run_dir)
-    timings["train"] = time.perf_counter() - t
+        timings["train_detector"] = time.perf_counter() - t
 
     t = time.perf_counter()
     _log(f"5/5 evaluating {len(runs)} runs per occlusion level -> {out / 'results'}")
@@ -227,11 +297,14 @@ def run_pipeline(opts: RunOptions) -> dict:
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     # measured wall times: the one output of a run that differs between identical runs
-    atomic_write_text(out / "timings.json", json.dumps({"timings_s": timings}, indent=1) + "\n")
+    total = time.perf_counter() - t_start
+    atomic_write_text(out / "timings.json", json.dumps(
+        {"timings_s": timings, "total_s": total, "render_overlapped": opts.overlap and use_blender},
+        indent=1) + "\n")
     atomic_write_text(out / "summary.md",
                       _summary_markdown(summary, format_summary(agreement), table, image_table))
     _log("timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
-    _log(f"done in {sum(timings.values()):.0f} s; see {out / 'summary.md'}")
+    _log(f"done in {total:.0f} s; see {out / 'summary.md'}")
     return summary
 
 
@@ -251,7 +324,8 @@ def _summary_markdown(summary: dict, agreement: str, table: str, image_table: st
         f"- label agreement report: `{summary['labels_report']}`",
         f"- runs: {', '.join(f'`{r}`' for r in summary['runs'])}",
         f"- results (report.md, results.json/csv, plots): `{summary['results']}`",
-        "- wall times of the steps: `timings.json` (the only file that differs between identical runs)",
+        "- wall times of the steps: `timings.json`, and the Blender render's log `logs/render.log` "
+        "(the only files that differ between identical runs)",
         "",
     ]
     return "\n".join(lines)

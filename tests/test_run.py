@@ -71,3 +71,48 @@ def test_run_with_blender_and_image_stage(tmp_path):
     assert any("tcn-detector-p050" in r for r in summary["runs"])
     assert (out / "image" / "p050" / "keypoints2d").is_dir()
     assert "Image model" in (out / "summary.md").read_text()
+
+
+def _tree_bytes(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")}
+
+
+@pytest.mark.blender
+def test_run_renders_beside_training_same_bytes(tmp_path, capsys):
+    """The Blender render runs in a child process while the models train; the outputs are the
+    bytes of a run that renders first (--sequential)."""
+    pytest.importorskip("bpy")
+    small = [*REDUCED, "--set", "render.resolution=[64, 64]", "--set", "render.frame_stride=20"]
+    outs = {}
+    for name, extra in (("overlap", []), ("sequential", ["--sequential"])):
+        out = tmp_path / name
+        assert main(["run", "--preset", "quick", "--out", str(out), "--backend", "blender",
+                     "--quiet", "--workers", "1", *small, *extra]) == 0
+        outs[name] = out
+    stdout = capsys.readouterr().out
+    assert "in the background while the next steps run" in stdout
+    a, b = outs["overlap"], outs["sequential"]
+    assert (a / "logs" / "render.log").read_text().count(" frames rendered, mask occlusion") == 8
+    assert not (b / "logs" / "render.log").exists()
+    assert _tree_bytes(a / "rendered") == _tree_bytes(b / "rendered")
+    assert (a / "results" / "results.csv").read_bytes() == (b / "results" / "results.csv").read_bytes()
+    for run in ("tcn-s0", "tcn-occ1-s0", "linear-s0"):
+        assert (a / "runs" / run / "checkpoint.pt").read_bytes() == (b / "runs" / run / "checkpoint.pt").read_bytes()
+    assert json.loads((a / "timings.json").read_text())["render_overlapped"] is True
+
+
+@pytest.mark.blender
+def test_run_render_failure_is_one_line(tmp_path, capsys):
+    """A Blender executable that fails: the run stops with one line naming the log, after
+    printing its tail."""
+    fake = tmp_path / "blender"
+    fake.write_text("#!/bin/sh\necho 'Error: no GPU context here' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    out = tmp_path / "run"
+    code = main(["run", "--preset", "quick", "--out", str(out), "--backend", "blender",
+                 "--blender", str(fake), "--quiet", "--workers", "1", *REDUCED])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "no GPU context here" in err and f"see {out / 'logs' / 'render.log'}" in err
+    assert "Traceback" not in err

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--workers", type=nonnegative_int, default=0, help="generation processes (0 = cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--sequential", action="store_true",
+                   help="render in the foreground after the labels step instead of in a child "
+                        "process beside generation and training (same outputs, slower)")
     p.add_argument("--force-size", action="store_true",
                    help="go ahead even when the estimated memory, disk or time cannot fit")
     p.set_defaults(func=run)
@@ -38,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     run_pipeline(RunOptions(preset=args.preset, out=out, backend=args.backend, seed=args.seed,
                             overrides=args.overrides, device=args.device, blender=args.blender,
                             workers=args.workers, progress=not args.quiet,
-                            force_size=args.force_size))
+                            force_size=args.force_size, overlap=not args.sequential))
     return 0
