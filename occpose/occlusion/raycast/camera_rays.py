@@ -161,35 +161,6 @@ def _ball_hits(wc, wq1, wq2, r2, bits, out=None) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------- capsules
-def lateral_hits(dn, lat, wm, c, lo, ln, r2, stop, h, hit, tmp) -> np.ndarray:
-    """The lateral-surface test of :func:`capsules_hit` on dot products already computed.
-
-    dn, lat, wm: float32 dot products of the rays with the axis, a_perp and moment (``wm`` is
-    overwritten); c, lo, ln, r2: the prepared rows, broadcastable to them; stop: stop bits;
-    h, hit, tmp: scratch of their shape (float32, bool, bool). Returns ``hit``. The one
-    sequence of float32 operations for every caller, so that the full and the culled
-    computations (:mod:`.engine_numpy`) decide every pair alike.
-    """
-    # Lateral surface: |t w - a|^2 - ((t w - a).n)^2 = r^2, i.e. A t^2 - 2 B t + C = 0 with
-    # A = 1 - dn^2, B = w.a_perp, C = |a_perp|^2 - r^2. Its discriminant B^2 - A C equals
-    # A r^2 - (w.moment)^2 (Lagrange's identity), which avoids cancelling large squares;
-    # the entry root t1 = C / (B + sqrt(h)) is stable for rays parallel to the axis (A = 0).
-    with np.errstate(invalid="ignore", divide="ignore"):
-        np.multiply(dn, dn, out=h)
-        np.subtract(F32(1), h, out=h)
-        h *= r2
-        x = np.multiply(wm, wm, out=wm)
-        h -= x
-        np.sqrt(h, out=h)
-        h += lat
-        np.divide(c, h, out=h)  # t1 (< 0 or NaN: no lateral entry ahead)
-        np.multiply(h, dn, out=x)
-        x -= lo  # axial coordinate of the entry point, from a
-        _below(x, ln.view(np.uint32), out=hit)  # 0 <= axial < length
-        hit &= _below(h, stop, out=tmp)
-    return hit
-
-
 def prepare_capsules(a: np.ndarray, b: np.ndarray, radius, ends: bool = True) -> Prepared:
     """Capsules of axis a-b (T, P, 3) and radius (P,) or (T, P), camera frame, metres.
 
@@ -240,7 +211,22 @@ def capsules_hit(w_t: np.ndarray, stop: np.ndarray, prep: Prepared, ends: bool =
     h = work.get("capsule.h", shape, F32)
     hit, tmp = work.get("capsule.hit", shape, bool), work.get("capsule.tmp", shape, bool)
     with np.errstate(invalid="ignore", divide="ignore"):
-        lateral_hits(dn, lat, wm, c, lo, ln, r2, stop, h, hit, tmp)
+        # Lateral surface: |t w - a|^2 - ((t w - a).n)^2 = r^2, i.e. A t^2 - 2 B t + C = 0 with
+        # A = 1 - dn^2, B = w.a_perp, C = |a_perp|^2 - r^2. Its discriminant B^2 - A C equals
+        # A r^2 - (w.moment)^2 (Lagrange's identity), which avoids cancelling large squares;
+        # the entry root t1 = C / (B + sqrt(h)) is stable for rays parallel to the axis (A = 0).
+        np.multiply(dn, dn, out=h)
+        np.subtract(F32(1), h, out=h)
+        h *= r2
+        x = np.multiply(wm, wm, out=wm)
+        h -= x
+        np.sqrt(h, out=h)
+        h += lat
+        np.divide(c, h, out=h)  # t1 (< 0 or NaN: no lateral entry ahead)
+        np.multiply(h, dn, out=x)
+        x -= lo  # axial coordinate of the entry point, from a
+        _below(x, ln.view(np.uint32), out=hit)  # 0 <= axial < length
+        hit &= _below(h, stop, out=tmp)
         if ends:
             wa, wqa1, wqa2, wb, wqb1, wqb2 = dots[3:]
             hit |= _ball_hits(wa, wqa1, wqa2, r2, stop, out=tmp)

@@ -22,7 +22,6 @@ import numpy as np
 from ..occluders.geometry import BOX, CAPSULE, CYLINDER, MESH, SPHERE, OccluderSet
 from . import primitives as raycast
 from . import camera_rays as raycast_camera
-from . import culling
 from .visibility import (OTHER_TOLERANCE, VisibilityLabels, VisibilityParams, _targets_t,
                          labels_from_counts, out_of_frame_mask, own_tolerance, ray_targets)
 
@@ -121,12 +120,8 @@ def _workspace() -> raycast_camera.Workspace:
 
 
 def _label_numpy(joints_cam, body, camera, occ, params, chunk: int,
-                 workers: int = 1, cull: bool = True) -> VisibilityLabels:
-    """The numpy backend: float32 blocked tests chunk by chunk, exact distances where needed.
-
-    ``cull=False`` runs every (ray, primitive) test of the body (the straightforward
-    computation the tests compare the culled one with: the labels are identical).
-    """
+                 workers: int = 1) -> VisibilityLabels:
+    """The numpy backend: float32 blocked tests chunk by chunk, exact distances where needed."""
     n_t, n_j, k = joints_cam.shape[0], joints_cam.shape[1], params.rays
     a, b, radius = body.capsules(joints_cam)  # (T, S, 3)
     occluders = _prepare_occluders(occ)  # few primitives: prepared for all frames at once
@@ -142,7 +137,7 @@ def _label_numpy(joints_cam, body, camera, occ, params, chunk: int,
         balls = raycast_camera.prepare_balls(joints_cam[sl], body.joint_radius)  # _BodyBalls
         n_blocked[sl], n_object[sl], open_rays = _ray_counts(
             joints_cam[sl], body.joint_radius, params, tol32, capsules, balls, body_balls,
-            [(idx, prep[sl]) for idx, prep in occluders], _workspace(), cull)
+            [(idx, prep[sl]) for idx, prep in occluders], _workspace())
         if open_rays is not None:
             f, r, *rest = open_rays
             return (f + start, r, *rest)
@@ -160,9 +155,22 @@ def _label_numpy(joints_cam, body, camera, occ, params, chunk: int,
     if pending:  # rays blocked by both, where the first blocker decides a label
         f, r, dirs, length, segments, obj_pairs = (np.concatenate(x) for x in zip(*pending))
         first = _object_first(dirs, length, f, r, segments, obj_pairs, a, b, radius, tol, occ)
-        n_object += np.bincount((f * n_j + r // k)[first], minlength=n_t * n_j).reshape(
-            n_t, n_j).astype(np.int32)
+        n_object += _count(f * n_j + r // k, first, n_t, n_j)
     return labels_from_counts(n_blocked, n_object, k, out_of_frame_mask(joints_cam, camera))
+
+
+def _count(index: np.ndarray, flag: np.ndarray, n_t: int, n_j: int) -> np.ndarray:
+    """(T, J) int32: how many flagged entries each flat (frame, joint) ``index`` has."""
+    return np.bincount(index[flag], minlength=n_t * n_j).reshape(n_t, n_j).astype(np.int32)
+
+
+def _stop_bits(stop: np.ndarray, length32: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    """:func:`~.camera_rays.stop_bits` of ``stop = length32 - tol`` (float32, computed by the
+    caller), looking for negative values on the (T, 1, R) ``length32 - max(tol)`` only:
+    rounding is monotonic, so when none of those is negative none of ``stop`` is."""
+    if (length32 - tol.max(initial=0)).min(initial=0) >= 0:
+        return stop.view(np.uint32)
+    return raycast_camera.stop_bits(stop)
 
 
 def _prepare_occluders(occ: OccluderSet | None) -> list[tuple[np.ndarray, object]]:
@@ -198,15 +206,14 @@ _HITS = {"capsule": raycast_camera.capsules_hit, "ball": raycast_camera.balls_hi
 
 def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: VisibilityParams,
                 tol: np.ndarray, capsules, balls, body_balls: _BodyBalls, occluders: list,
-                work: raycast_camera.Workspace, cull: bool = True):
+                work: raycast_camera.Workspace):
     """Ray counts for one chunk of T frames.
 
     Args:
         joints: (T, J, 3) camera frame; tol: (S, R) float32 tolerance per (segment, ray);
         capsules, balls: the chunk's prepared body capsules and joint balls; occluders: the
         chunk's prepared occluders, (primitive indices, prepared) per kind; work: this
-        thread's scratch arrays; cull: test only the (ray bundle, ball) pairs that can meet
-        (:func:`_ball_hits_culled`), else every pair (the same answers).
+        thread's scratch arrays.
     Returns:
         n_blocked: (T, J) int32 blocked rays per joint.
         n_object: (T, J) int32 rays first blocked by an object, counting rays blocked by both
@@ -223,19 +230,14 @@ def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: Visibility
     w_t = dirs.astype(np.float32)
     length32 = length.astype(np.float32)[:, None, :]  # (T, 1, R)
     stop = np.subtract(length32, tol, out=work.get("stop.segments", (n_t,) + tol.shape, F32))
-    stop = raycast_camera.stop_bits(stop)  # (T, S, R), clamped at 0
+    stop = _stop_bits(stop, length32, tol)  # (T, S, R), clamped at 0
     lateral = raycast_camera.capsules_hit(w_t, stop, capsules, ends=False, work=work)
     by_body = lateral.any(axis=1)  # (T, R)
-    if cull:
-        ends, by_ball = _ball_hits_culled(w_t, length32[:, 0], balls, body_balls, joints,
-                                          joint_radius, params, work)
-        by_body |= by_ball
-    else:
-        stop = np.subtract(length32, body_balls.tol,
-                           out=work.get("stop.balls", (n_t,) + body_balls.tol.shape, F32))
-        stop = raycast_camera.stop_bits(stop)  # (T, J, R)
-        ends = raycast_camera.balls_hit(w_t, stop, balls, body_balls.r2, work=work)  # (T, J, R)
-        by_body |= ends.any(axis=1)
+    stop = np.subtract(length32, body_balls.tol,
+                       out=work.get("stop.balls", (n_t,) + body_balls.tol.shape, F32))
+    stop = _stop_bits(stop, length32, body_balls.tol)  # (T, J, R)
+    ends = raycast_camera.balls_hit(w_t, stop, balls, body_balls.r2, work=work)  # (T, J, R)
+    by_body |= ends.any(axis=1)
     if len(body_balls.extra):
         by_body |= _extra_ball_hits(dirs, length, joints, body_balls, k)
     if not occluders:
@@ -271,53 +273,6 @@ def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: Visibility
     segments = (lateral[f, :, r] | ends_fr[:, body_balls.seg_a] | ends_fr[:, body_balls.seg_b]
                 | body_balls.extra_segments[r // k])
     return n_blocked, n_obj, (f, r, dirs[f, :, r], length[f, r], segments, obj_hits[f, :, r])
-
-
-def _ball_hits_culled(w_t, length32, balls, body_balls: _BodyBalls, joints, joint_radius,
-                      params: VisibilityParams, work: raycast_camera.Workspace):
-    """The joints' end balls (:class:`_BodyBalls`) against the ray bundles that can meet them.
-
-    The same answers as testing every (ray, ball) pair (``balls_hit`` in :func:`_ray_counts`):
-    pairs whose projected bounds are disjoint (:mod:`.culling`, conservative) are misses there
-    too, and the others go through the same float32 operations on the same values -- the dot
-    products come from the same ``matmul`` and are gathered, the rest is elementwise. A ray
-    bundle meets a few of the 17 balls, so most of the elementwise work is skipped.
-
-    Args:
-        w_t: (T, 3, R) float32 unit directions; length32: (T, R) float32 ray lengths; balls:
-            the chunk's prepared joint balls; joints: (T, J, 3) float64.
-    Returns:
-        ends: (T, J, R) bool, ball j blocks ray r; by_ball: (T, R) bool, some ball does.
-    """
-    k = params.rays
-    n_t, n_j, n_r = joints.shape[0], joints.shape[1], w_t.shape[2]
-    dist = np.sqrt(np.einsum("tji,tji->tj", joints, joints))
-    front = joints * (1.0 - joint_radius / np.where(dist > 0, dist, 1.0))[..., None]
-    bundles = culling.bundle_bounds(front, params.disk_fraction * joint_radius)
-    r2_ji, tol_ji = body_balls.r2[:, ::k], body_balls.tol[:, ::k]  # (J balls, J ray joints)
-    reach = np.sqrt(r2_ji.max(axis=1).astype(np.float64))  # (J,)
-    near = culling.overlap(bundles, culling.ball_bounds(
-        joints, reach + culling.margin(dist + reach)))  # (T, J ray joints, J balls)
-    # A joint's own ball (radius 0 for its rays) is met only by a ray through its centre --
-    # the centre ray, which stops at the front surface, r_j + tolerance short of the centre.
-    diag = np.arange(n_j)
-    near[:, diag, diag] &= ~(joint_radius > 1e-5 * dist + 1e-6)
-    ends = np.zeros((n_t * n_j * n_j, k), bool)  # rows: (t, ball j, ray joint i)
-    by_ball = np.zeros((n_t * n_j, k), bool)  # rows: bundles (t, i)
-    tt, ii, jj = np.nonzero(near)
-    if len(tt):
-        dots = np.matmul(balls.cols, w_t, out=work.get("ball.dots", (3, n_t, n_j, n_r), F32))
-        bundle = tt * n_j + ii
-        row = (tt * n_j + jj) * n_j + ii
-        wc, wq1, wq2 = dots.reshape(3, -1, k)[:, row].reshape(3, -1)  # (N K,) each
-        stop = raycast_camera.stop_bits(length32.reshape(-1, k)[bundle].reshape(-1)
-                                        - np.repeat(tol_ji[jj, ii], k))
-        with np.errstate(invalid="ignore"):
-            hit = raycast_camera._ball_hits(wc, wq1, wq2, np.repeat(r2_ji[jj, ii], k), stop)
-        n, kk = np.divmod(np.flatnonzero(hit), k)
-        ends[row[n], kk] = True
-        by_ball[bundle[n], kk] = True
-    return ends.reshape(n_t, n_j, n_r), by_ball.reshape(n_t, n_r)
 
 
 def _extra_ball_hits(dirs, length, joints, body_balls: _BodyBalls, k: int) -> np.ndarray:
