@@ -189,3 +189,4 @@ def test_object_first_equals_the_literal_computation(monkeypatch):
     monkeypatch.setattr(engine_numpy, "_object_first", both)
     label_visibility(joints, body, CAMERA, occ, params)
     assert calls and calls[0] > 50
+

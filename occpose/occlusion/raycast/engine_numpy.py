@@ -131,31 +131,28 @@ def _label_numpy(joints_cam, body, camera, occ, params, chunk: int,
     n_blocked = np.zeros((n_t, n_j), np.int32)
     n_object = np.zeros((n_t, n_j), np.int32)
 
-    def run(start: int):  # one chunk; its body is prepared here, while in cache
+    def run(start: int) -> None:  # one chunk; its body is prepared here, while in cache
         sl = slice(start, min(start + chunk, n_t))
         capsules = raycast_camera.prepare_capsules(a[sl], b[sl], radius, ends=False)
         balls = raycast_camera.prepare_balls(joints_cam[sl], body.joint_radius)  # _BodyBalls
         n_blocked[sl], n_object[sl], open_rays = _ray_counts(
             joints_cam[sl], body.joint_radius, params, tol32, capsules, balls, body_balls,
             [(idx, prep[sl]) for idx, prep in occluders], _workspace())
-        if open_rays is not None:
-            f, r, *rest = open_rays
-            return (f + start, r, *rest)
-        return None
+        if open_rays is not None:  # rays blocked by both, where the first blocker decides
+            f, r, dirs, length, segments, obj_pairs = open_rays
+            first = _object_first(dirs, length, f + start, r, segments, obj_pairs, a, b, radius,
+                                  tol, occ)
+            n_object[sl] += _count(f * n_j + r // k, first, sl.stop - start, n_j)
 
     starts = range(0, n_t, chunk)
     if workers > 1 and len(starts) > 1:  # numpy releases the GIL inside its loops
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(workers) as pool:
-            pending = list(pool.map(run, starts))
+            list(pool.map(run, starts))
     else:
-        pending = [run(start) for start in starts]
-    pending = [p for p in pending if p is not None]
-    if pending:  # rays blocked by both, where the first blocker decides a label
-        f, r, dirs, length, segments, obj_pairs = (np.concatenate(x) for x in zip(*pending))
-        first = _object_first(dirs, length, f, r, segments, obj_pairs, a, b, radius, tol, occ)
-        n_object += _count(f * n_j + r // k, first, n_t, n_j)
+        for start in starts:
+            run(start)
     return labels_from_counts(n_blocked, n_object, k, out_of_frame_mask(joints_cam, camera))
 
 
