@@ -41,11 +41,12 @@ def adversarial_scene(rng, n, body, params):
     dist = rng.choice([0.3, 1.0, 4.0, 12.0], n)
     joints = skeletons(rng, n, dist)
     kind = rng.integers(0, 6, n)
-    joints[kind == 1, :, 2] -= dist[kind == 1, None] + rng.uniform(-0.5, 0.5, ((kind == 1).sum(), 1))
+    behind = kind == 1  # straddling the camera plane or behind it
+    joints[behind, :, 2] -= dist[behind, None] + rng.uniform(-0.5, 0.5, (behind.sum(), 1))
     joints[kind == 2, :, 0] += 8.0  # out of frame, partly
     joints[kind == 3, 0] = [0.0, 0.0, 2.0]  # a joint on the optical axis
     joints[kind == 4] *= 0.05  # a tiny skeleton hugging the camera: inside capsules
-    # kind 5: a ray of joint i grazes joint j's ball, at or just off its surface / the margin
+    # kind 5: a ray of joint i grazes joint j's ball, on or just off its surface
     targets = ray_targets(joints, body.joint_radius, params)
     for t in np.flatnonzero(kind == 5):
         i, j = rng.choice(17, 2, replace=False)

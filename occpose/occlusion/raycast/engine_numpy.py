@@ -6,7 +6,7 @@ Both compute the definition of :mod:`.visibility` and return its
 * ``"numpy"`` (:func:`_label_numpy`): blocked-ray counts from the float32 kernels of
   :mod:`.camera_rays`, chunk by chunk (optionally on threads), with the body's end balls
   tested once per joint (:class:`_BodyBalls`) and exact float64 first-hit distances only for the
-  rays whose first blocker can change a label (:func:`_object_first`).
+  rays whose first blocker can change a label (:func:`_object_first`, per chunk).
 * ``"reference"`` (:func:`_label_reference`): the definition computed literally with the float64
   kernels of :mod:`.primitives`, every (ray, primitive) distance.
 """
