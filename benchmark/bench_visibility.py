@@ -19,9 +19,9 @@ average is printed for that reason.
 block-wise exact first-blocker distances per chunk, 256-frame chunks) also times the numpy
 backend of that git revision on the same frames in the same run -- its ``occpose`` package is
 extracted with ``git archive`` into a temporary folder and timed in a child process, once before
-and once after the current code (best of both, so that a load change during the run does not favour one
-side) -- and prints old, new and new/old per body preset and thread count, wall-clock and per
-CPU-second. ``--baseline none`` skips it. On a shared machine only the ratios measured in one
+and once after the current code (best of both, so that a load change during the run does not
+favour one side) -- and prints old, new and new/old per body preset and thread count,
+wall-clock and per CPU-second. ``--baseline none`` skips it. On a shared machine only the ratios measured in one
 run mean something, and the per-CPU-second ones least distorted by other processes.
 """
 
