@@ -21,8 +21,9 @@ backend of that git revision on the same frames in the same run -- its ``occpose
 extracted with ``git archive`` into a temporary folder and timed in a child process, once before
 and once after the current code (best of both, so that a load change during the run does not
 favour one side) -- and prints old, new and new/old per body preset and thread count,
-wall-clock and per CPU-second. ``--baseline none`` skips it. On a shared machine only the ratios measured in one
-run mean something, and the per-CPU-second ones least distorted by other processes.
+wall-clock and per CPU-second. ``--baseline none`` skips it. On a shared machine only the
+ratios measured in one run mean something, and the per-CPU-second ones least distorted by
+other processes.
 """
 
 from __future__ import annotations
