@@ -5,7 +5,7 @@ Usage:
     .venv/bin/python benchmark/bench_visibility.py --frames 50000 --backends numpy --workers 1
     .venv/bin/python benchmark/bench_visibility.py --no-mesh --rays 9 --chunk 128
     .venv/bin/python benchmark/bench_visibility.py --backends torch --torch-threads 1
-    .venv/bin/python benchmark/bench_visibility.py --backends numpy --baseline 816abbc  # old vs new
+    .venv/bin/python benchmark/bench_visibility.py --backends numpy --baseline b8d0c42  # old vs new
 
 Scene: a walking-ish 17-joint subject (S1, 1.75 m) about 4 m in front of the camera with random
 yaw, stride, arm swing and position per frame, and four occluders moving slightly per frame: a
@@ -15,11 +15,15 @@ box (low wall), a cylinder (pillar), a sphere (ball) and a small mesh (an 80-fac
 CPU time instead (all its threads), which other processes on a busy machine skew less; the load
 average is printed for that reason.
 
-``--baseline REV`` (default 816abbc, the code before issue 16) also times the numpy backend of that
-git revision on the same frames in the same run -- its ``occpose`` package is extracted with
-``git archive`` into a temporary folder and timed in a child process -- and prints old, new and
-new/old per body preset and thread count. ``--baseline none`` skips it. On a shared machine only
-the ratios measured in one run mean something.
+``--baseline REV`` (default b8d0c42, the labeller before the second round of issue 16:
+block-wise exact first-blocker distances per chunk, 256-frame chunks) also times the numpy
+backend of that git revision on the same frames in the same run -- its ``occpose`` package is
+extracted with ``git archive`` into a temporary folder and timed in a child process, once before
+and once after the current code (best of both, so that a load change during the run does not
+favour one side) -- and prints old, new and new/old per body preset and thread count,
+wall-clock and per CPU-second. ``--baseline none`` skips it. On a shared machine only the
+ratios measured in one run mean something, and the per-CPU-second ones least distorted by
+other processes.
 """
 
 from __future__ import annotations
@@ -171,7 +175,7 @@ def main() -> None:
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads for the CPU runs (default: torch's own)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--baseline", default="816abbc",
+    parser.add_argument("--baseline", default="b8d0c42",
                         help="git revision timed as 'old' in the same run (none: skip)")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # baseline child
     args = parser.parse_args()
@@ -217,15 +221,8 @@ def main() -> None:
         old = baseline_rates(args.baseline, cleaned)
     if args.json:
         old = None
-    if not args.json:
-        print(f"{args.frames} frames, 17 joints, K={args.rays} rays, 16 capsules, occluders: "
-              f"{', '.join(SHAPE_NAMES[int(c)] for c in occ.shape)}; "
-              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (absolute rates on "
-              "a loaded machine are inflated; compare the ratios of one run)")
-        print(f"{'backend':8s} {'device':7s} {'body':15s} {'frames/s':>12s} {'per CPU-s':>12s} "
-              f"{'occluded':>9s} {'by body':>8s} {'by object':>9s} {'out':>6s}"
-              + (f" {'old f/s':>10s} {'new/old':>8s} {'old CPU-s':>10s} {'new/old':>8s}"
-                 if old else ""))
+    load = [os.getloadavg()[0]]
+    rows = []  # (backend, device, preset, rate, cpu_rate, labels)
     for preset in ("cheng2019", "anthropometric"):
         body = body_model(preset, 1.75)
         for backend, device, kw in runs:
@@ -239,19 +236,37 @@ def main() -> None:
                     torch.cuda.synchronize()
                 best = min(best, time.perf_counter() - t0)
                 best_cpu = min(best_cpu, time.process_time() - c0)
-            rate = args.frames / best
             if args.json:
-                print(json.dumps({"preset": preset, "device": device, "rate": rate,
+                print(json.dumps({"preset": preset, "device": device,
+                                  "rate": args.frames / best,
                                   "cpu_rate": args.frames / best_cpu}))
                 continue
-            ref = (old or {}).get((preset, device)) if backend == "numpy" else None
-            cmp = (f" {ref[0]:10,.0f} {rate / ref[0]:8.2f} {ref[1]:10,.0f} "
-                   f"{args.frames / best_cpu / ref[1]:8.2f}" if ref else "")
-            print(f"{backend:8s} {device:7s} {preset:15s} {rate:12,.0f} "
-                  f"{args.frames / best_cpu:12,.0f} {lab.occluded.mean():9.3f} "
-                  f"{lab.occluded_by_body.mean():8.3f} {lab.occluded_by_object.mean():9.3f} "
-                  f"{lab.out_of_frame.mean():6.3f}{cmp}")
-
+            rows.append((backend, device, preset, args.frames / best, args.frames / best_cpu,
+                         lab))
+    if args.json:
+        return
+    load.append(os.getloadavg()[0])
+    if old is not None:  # the old code once more, after the new: best of both
+        again = baseline_rates(args.baseline, cleaned) or {}
+        old = {key: tuple(max(x, y) for x, y in zip(rates, again.get(key, rates)))
+               for key, rates in old.items()}
+        load.append(os.getloadavg()[0])
+    print(f"{args.frames} frames, 17 joints, K={args.rays} rays, 16 capsules, occluders: "
+          f"{', '.join(SHAPE_NAMES[int(c)] for c in occ.shape)}; load average (1 min) "
+          f"{' -> '.join(f'{x:.2f}' for x in load)} during the run on {os.cpu_count()} CPUs "
+          "(absolute rates on a loaded machine are deflated; compare the ratios of one run, "
+          "per CPU-s first)")
+    print(f"{'backend':8s} {'device':7s} {'body':15s} {'frames/s':>12s} {'per CPU-s':>12s} "
+          f"{'occluded':>9s} {'by body':>8s} {'by object':>9s} {'out':>6s}"
+          + (f" {'old f/s':>10s} {'new/old':>8s} {'old CPU-s':>10s} {'new/old':>8s}"
+             if old else ""))
+    for backend, device, preset, rate, cpu_rate, lab in rows:
+        ref = (old or {}).get((preset, device)) if backend == "numpy" else None
+        cmp = (f" {ref[0]:10,.0f} {rate / ref[0]:8.2f} {ref[1]:10,.0f} {cpu_rate / ref[1]:8.2f}"
+               if ref else "")
+        print(f"{backend:8s} {device:7s} {preset:15s} {rate:12,.0f} {cpu_rate:12,.0f} "
+              f"{lab.occluded.mean():9.3f} {lab.occluded_by_body.mean():8.3f} "
+              f"{lab.occluded_by_object.mean():9.3f} {lab.out_of_frame.mean():6.3f}{cmp}")
 
 if __name__ == "__main__":
     main()

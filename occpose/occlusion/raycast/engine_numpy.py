@@ -6,7 +6,7 @@ Both compute the definition of :mod:`.visibility` and return its
 * ``"numpy"`` (:func:`_label_numpy`): blocked-ray counts from the float32 kernels of
   :mod:`.camera_rays`, chunk by chunk (optionally on threads), with the body's end balls
   tested once per joint (:class:`_BodyBalls`) and exact float64 first-hit distances only for the
-  rays whose first blocker can change a label (:func:`_object_first`).
+  rays whose first blocker can change a label (:func:`_object_first`, per chunk).
 * ``"reference"`` (:func:`_label_reference`): the definition computed literally with the float64
   kernels of :mod:`.primitives`, every (ray, primitive) distance.
 """
@@ -108,6 +108,7 @@ def _body_balls(body, params: VisibilityParams) -> _BodyBalls:
 
 
 _THREAD = threading.local()
+_PAIRS = 2048  # (ray, segment) pairs per block of exact distances
 
 
 def _workspace() -> raycast_camera.Workspace:
@@ -130,32 +131,43 @@ def _label_numpy(joints_cam, body, camera, occ, params, chunk: int,
     n_blocked = np.zeros((n_t, n_j), np.int32)
     n_object = np.zeros((n_t, n_j), np.int32)
 
-    def run(start: int):  # one chunk; its body is prepared here, while in cache
+    def run(start: int) -> None:  # one chunk; its body is prepared here, while in cache
         sl = slice(start, min(start + chunk, n_t))
         capsules = raycast_camera.prepare_capsules(a[sl], b[sl], radius, ends=False)
         balls = raycast_camera.prepare_balls(joints_cam[sl], body.joint_radius)  # _BodyBalls
         n_blocked[sl], n_object[sl], open_rays = _ray_counts(
             joints_cam[sl], body.joint_radius, params, tol32, capsules, balls, body_balls,
             [(idx, prep[sl]) for idx, prep in occluders], _workspace())
-        if open_rays is not None:
-            f, r, *rest = open_rays
-            return (f + start, r, *rest)
-        return None
+        if open_rays is not None:  # rays blocked by both, where the first blocker decides
+            f, r, dirs, length, segments, obj_pairs = open_rays
+            first = _object_first(dirs, length, f + start, r, segments, obj_pairs, a, b, radius,
+                                  tol, occ)
+            n_object[sl] += _count(f * n_j + r // k, first, sl.stop - start, n_j)
 
     starts = range(0, n_t, chunk)
     if workers > 1 and len(starts) > 1:  # numpy releases the GIL inside its loops
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(workers) as pool:
-            pending = list(pool.map(run, starts))
+            list(pool.map(run, starts))
     else:
-        pending = [run(start) for start in starts]
-    pending = [p for p in pending if p is not None]
-    if pending:  # rays blocked by both, where the first blocker decides a label
-        f, r, dirs, length, segments, obj_pairs = (np.concatenate(x) for x in zip(*pending))
-        first = _object_first(dirs, length, f, r, segments, obj_pairs, a, b, radius, tol, occ)
-        np.add.at(n_object, (f, r // k), first.astype(np.int32))
+        for start in starts:
+            run(start)
     return labels_from_counts(n_blocked, n_object, k, out_of_frame_mask(joints_cam, camera))
+
+
+def _count(index: np.ndarray, flag: np.ndarray, n_t: int, n_j: int) -> np.ndarray:
+    """(T, J) int32: how many flagged entries each flat (frame, joint) ``index`` has."""
+    return np.bincount(index[flag], minlength=n_t * n_j).reshape(n_t, n_j).astype(np.int32)
+
+
+def _stop_bits(stop: np.ndarray, length32: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    """:func:`~.camera_rays.stop_bits` of ``stop = length32 - tol`` (float32, computed by the
+    caller), looking for negative values on the (T, 1, R) ``length32 - max(tol)`` only:
+    rounding is monotonic, so when none of those is negative none of ``stop`` is."""
+    if (length32 - tol.max(initial=0)).min(initial=0) >= 0:
+        return stop.view(np.uint32)
+    return raycast_camera.stop_bits(stop)
 
 
 def _prepare_occluders(occ: OccluderSet | None) -> list[tuple[np.ndarray, object]]:
@@ -215,12 +227,12 @@ def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: Visibility
     w_t = dirs.astype(np.float32)
     length32 = length.astype(np.float32)[:, None, :]  # (T, 1, R)
     stop = np.subtract(length32, tol, out=work.get("stop.segments", (n_t,) + tol.shape, F32))
-    stop = raycast_camera.stop_bits(stop)  # (T, S, R), clamped at 0
+    stop = _stop_bits(stop, length32, tol)  # (T, S, R), clamped at 0
     lateral = raycast_camera.capsules_hit(w_t, stop, capsules, ends=False, work=work)
     by_body = lateral.any(axis=1)  # (T, R)
     stop = np.subtract(length32, body_balls.tol,
                        out=work.get("stop.balls", (n_t,) + body_balls.tol.shape, F32))
-    stop = raycast_camera.stop_bits(stop)  # (T, J, R)
+    stop = _stop_bits(stop, length32, body_balls.tol)  # (T, J, R)
     ends = raycast_camera.balls_hit(w_t, stop, balls, body_balls.r2, work=work)  # (T, J, R)
     by_body |= ends.any(axis=1)
     if len(body_balls.extra):
@@ -274,9 +286,10 @@ def _extra_ball_hits(dirs, length, joints, body_balls: _BodyBalls, k: int) -> np
     with np.errstate(invalid="ignore"):
         t = wc - np.sqrt(np.square(body_balls.extra[:, 2])[:, None] - perp2)
     hit = (t >= 0) & (t < length[:, rays] - body_balls.extra_tol[:, None])  # (T, E, K)
-    out = np.zeros(length.shape, np.int32)
-    np.add.at(out.T, rays.ravel(), hit.reshape(len(hit), -1).T.astype(np.int32))
-    return out > 0
+    out = np.zeros(length.shape, bool)
+    for e in range(len(rays)):  # a ray joint may hold several extras: or them one by one
+        out[:, rays[e]] |= hit[:, e]
+    return out
 
 
 def _object_first(dirs, length, frames, rays, segments, obj_pairs, a, b, radius, tol,
@@ -292,14 +305,22 @@ def _object_first(dirs, length, frames, rays, segments, obj_pairs, a, b, radius,
             bool masks of the blocking primitives; a, b: (T, S, 3) capsule ends; radius (S,);
             tol: (S, R) tolerance per (segment, ray).
     """
-    n, s = np.nonzero(segments)
-    f = frames[n]
-    t = raycast_camera.capsule_distances(dirs[n], a[f, s], b[f, s], radius[s])
     t_body = np.full(len(dirs), np.inf)
-    np.minimum.at(t_body, n, np.where(t < length[n] - tol[s, rays[n]], t, np.inf))
+    n, s = np.nonzero(segments)  # pairs sorted by ray
+    if len(n):
+        stop = length[n] - tol[s, rays[n]]
+        t = np.empty(len(n))
+        f = frames[n]
+        for lo in range(0, len(n), _PAIRS):  # elementwise: blocks that stay in cache
+            sl = slice(lo, lo + _PAIRS)
+            fs, ss = f[sl], s[sl]
+            t[sl] = raycast_camera.capsule_distances(dirs[n[sl]], a[fs, ss], b[fs, ss],
+                                                     radius[ss])
+        first = np.flatnonzero(np.r_[True, n[1:] != n[:-1]])  # each ray's first pair
+        t_body[n[first]] = np.minimum.reduceat(np.where(t < stop, t, np.inf), first)
     t_obj = np.full(len(dirs), np.inf)
     for i in np.flatnonzero(obj_pairs.any(axis=0)):
         n = np.flatnonzero(obj_pairs[:, i])
         t = raycast.ray_primitive(np.zeros(3), dirs[n], occ, i, frames=frames[n])
-        np.minimum.at(t_obj, n, np.where(t < length[n] - OTHER_TOLERANCE, t, np.inf))
+        t_obj[n] = np.minimum(t_obj[n], np.where(t < length[n] - OTHER_TOLERANCE, t, np.inf))
     return t_obj <= t_body
