@@ -359,7 +359,7 @@ class _Blocker:
             return self._shape(evaluated, ("frame", frame)).tree
         for sig, shape in self.shapes.items():
             if all(abs(a - b) <= KEY_SLACK for a, b in zip(sig, values)):
-                return shape.tree
+                return _resolved(shape.tree)
         return self._shape(evaluated, values).tree
 
     def _shape(self, evaluated, sig, build=None):
@@ -370,11 +370,12 @@ class _Blocker:
             shape = self.shapes[sig] = build(sig) if build is not None else self._build(evaluated)
         return shape
 
-    def tree_at(self, values: tuple) -> BVHTree:
+    def tree_at(self, values: tuple) -> "BVHTree | _Lazy":
         """:meth:`tree` without an evaluated object (the clip path): the same choice of tree
         (the same cache of evaluated mesh states, visited in the same frame order), a new state's
         tree built from the mesh that Blender's shape-key blending gives for ``values``
-        (:meth:`_Motion.coords`), remembered for the clip under its exact values."""
+        (:meth:`_Motion.coords`) when a ray is first cast on it (:class:`_Lazy`), remembered for
+        the clip under its exact values."""
         if len(values) == 1:
             v = values[0]
             for sig, shape in self.shapes.items():
@@ -391,7 +392,7 @@ class _Blocker:
         if tree is None:
             if len(self.built) >= MAX_BUILT:
                 self.built.pop(next(iter(self.built)))
-            tree = self.built[values] = self.motion.tree(self.keys, values)
+            tree = self.built[values] = _Lazy(self.motion, self.keys, values)
         return _Shape(tree, None)
 
     def _build(self, evaluated) -> "_Shape":
@@ -411,11 +412,29 @@ class _Blocker:
 
 @dataclass(eq=False)
 class _Shape:
-    tree: BVHTree
+    tree: "BVHTree | _Lazy"
     capsule: tuple | None  # bounding capsule (re-read meshes only)
 
 
-MAX_BUILT = 1024  # trees of shape-key states kept per object over a clip (clip path)
+class _Lazy:
+    """The tree of a shape-key state (``_Motion.tree``), built when first needed."""
+
+    __slots__ = ("motion", "keys", "values", "tree")
+
+    def __init__(self, motion, keys, values: tuple) -> None:
+        self.motion, self.keys, self.values, self.tree = motion, keys, values, None
+
+    def get(self) -> BVHTree:
+        if self.tree is None:
+            self.tree = self.motion.tree(self.keys, self.values)
+        return self.tree
+
+
+def _resolved(tree) -> BVHTree:
+    return tree.get() if isinstance(tree, _Lazy) else tree
+
+
+MAX_BUILT = 160  # shape-key states' trees kept per object for a clip's levels (~140 KB each)
 TRANSFORMS = ("location", "rotation_quaternion", "rotation_euler", "scale")
 EULER_ORDERS = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
 
@@ -785,7 +804,11 @@ class BatchRayCaster:
             return blocked, by_object
         # the trees of the (frame, object) pairs with a ray, in frame then object order
         # (frame_counts' order, which decides the trees of shape-key states: _Blocker.tree_at)
-        needed, slot = np.unique(f_idx * n_o + o_idx, return_inverse=True)
+        fo = f_idx * n_o + o_idx
+        mark = np.zeros(n_f * n_o, bool)
+        mark[fo] = True
+        needed = np.flatnonzero(mark)  # sorted: frame, then object
+        slot = (np.cumsum(mark) - 1)[fo]
         tree_of, tree_ids, inv = [], {}, []
         for f_o in needed.tolist():
             f, o = divmod(f_o, n_o)
@@ -875,6 +898,8 @@ class _Casts:
         limit = self.length[pairs] * s
         slot = self.slot[pairs]
         tree_of = self.tree_of[slot]
+        if len(self.trees) < 2 ** 15:
+            tree_of = tree_of.astype(np.int16)  # a stable sort of int16 is a radix sort
         order = np.argsort(tree_of, kind="stable")
         bounds = np.searchsorted(tree_of[order], np.arange(len(self.trees) + 1)).tolist()
         o_loc = self.o_loc
@@ -884,7 +909,7 @@ class _Casts:
         for i, tree in enumerate(self.trees):
             a, z = bounds[i], bounds[i + 1]
             if z > a:
-                hits = list(map(tree.ray_cast, origins[a:z], dirs[a:z], limits[a:z]))
+                hits = list(map(_resolved(tree).ray_cast, origins[a:z], dirs[a:z], limits[a:z]))
                 dist[order[a:z]] = [h[3] for h in hits]  # None (no hit): NaN
         with np.errstate(invalid="ignore", divide="ignore"):
             t = dist / s
