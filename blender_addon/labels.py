@@ -456,6 +456,7 @@ class _Motion:
     obj: object
     mode: str
     channels: dict  # property -> [F-curve or constant value] per component
+    animated: bool  # some component has an F-curve
     tris: list | None = None  # loop triangles (vertex indices), as BVHTree.FromObject takes them
     ref: np.ndarray | None = None  # (V, 3) float32 reference key
     blocks: list = field(default_factory=list)  # (V, 3) float32 per key block of _Blocker.keys
@@ -493,7 +494,8 @@ class _Motion:
                 channels[path][fc.array_index] = fc
             elif path in TRANSFORMS:
                 continue  # the rotation mode not in use
-        return cls(obj, mode, channels)
+        animated = any(not isinstance(c, float) for comps in channels.values() for c in comps)
+        return cls(obj, mode, channels, animated)
 
     def values(self, path: str, frames: list) -> np.ndarray:
         """(T, n) float64 of a transform property at ``frames`` (float32 values, as stored)."""
@@ -538,13 +540,16 @@ class _Motion:
         m.translation = loc
         return m
 
-    def inverse(self, frame: int, loc, rot, scale) -> list:
-        """Flat 3x4 rows of the inverse world matrix at ``frame`` (``inverted_safe``: a zero
-        scale gives no hits), cached per frame (the levels of a clip share the body)."""
-        flat = self.cache.get(frame)
+    def inverse(self, frame: int, transforms: tuple, i: int) -> list:
+        """Flat 3x4 rows of the inverse world matrix at ``frame``, row ``i`` of ``transforms``
+        (``inverted_safe``: a zero scale gives no hits), cached per frame (the levels of a clip
+        share the body; an object without F-curves has one matrix)."""
+        key = frame if self.animated else None
+        flat = self.cache.get(key)
         if flat is None:
+            loc, rot, scale = (x[i] for x in transforms)
             inv = self.matrix(loc, rot, scale).inverted_safe()
-            flat = self.cache[frame] = [c for row in inv[:3] for c in row]
+            flat = self.cache[key] = [c for row in inv[:3] for c in row]
         return flat
 
     def coords(self, keys, values: tuple) -> np.ndarray:
@@ -815,8 +820,7 @@ class BatchRayCaster:
             b = self.objects[o]
             tree = b.tree_at(values[o][f])
             tree_of.append(tree_ids.setdefault(id(tree), (len(tree_ids), tree))[0])
-            lo, ro, sc = raw[o]
-            inv.append(b.motion.inverse(frames[f], lo[f], ro[f], sc[f]))
+            inv.append(b.motion.inverse(frames[f], raw[o], f))
         inv = np.array(inv, np.float64).reshape(-1, 3, 4)  # Blender's float32 inverses
         o_loc = inv[:, :, :3] @ self.origin + inv[:, :, 3]  # (S, 3) camera centre, object frame
         d_loc = np.einsum("nij,nj->ni", inv[slot, :, :3], u[f_idx, r_idx])  # per world metre
