@@ -333,15 +333,17 @@ class _Blocker:
                              block.slider_min), block.slider_max)
                      for block, _, fc in self.keys[1])
 
-    def capsule(self, evaluated, scene, values: tuple) -> tuple[np.ndarray, np.ndarray, float]:
+    def capsule(self, evaluated, scene, values: tuple,
+                more: list = ()) -> tuple[np.ndarray, np.ndarray, float]:
         """A bounding capsule of the mesh at the scene's current frame (object frame), for the
-        shape-key ``values`` of that frame (:meth:`values`; ignored for re-read meshes)."""
+        shape-key ``values`` of that frame (:meth:`values`; ignored for re-read meshes); a new
+        one also holds the states of the scene's frame range and of ``more``."""
         if self.keys is None:  # read the mesh now: the tree is built with it
             return self._shape(evaluated, ("frame", scene.frame_current)).capsule
         b = self.bound
         if b is None or not all(lo <= v <= hi for v, lo, hi in zip(values, b[3], b[4])):
             frames = range(scene.frame_start, scene.frame_end + 1)
-            table = np.array([self.values(f) for f in frames] + [values], np.float64)
+            table = np.array([self.values(f) for f in frames] + [values] + list(more), np.float64)
             lo, hi = table.min(axis=0), table.max(axis=0)  # (keys,) each
             basis, keys = self.keys
             corners = []  # the mesh is affine in the values: the corner values bound it
@@ -871,9 +873,9 @@ class BatchRayCaster:
         table = np.array(values, np.float64)
         b.capsule(None, self.scene, values[0])
         lo, hi = np.array(b.bound[3]), np.array(b.bound[4])
-        outside = np.nonzero(((table < lo) | (table > hi)).any(axis=1))[0]
-        for i in outside.tolist():
-            b.capsule(None, self.scene, values[i])
+        outside = np.nonzero(((table < lo) | (table > hi)).any(axis=1))[0].tolist()
+        if outside:  # states beyond the scene's frame range: one bound for all of them
+            b.capsule(None, self.scene, values[outside[0]], [values[i] for i in outside])
         return b.bound[:3]
 
 

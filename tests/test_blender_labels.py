@@ -319,3 +319,19 @@ def test_clip_path_reads_euler_and_scale_keys(tmp_path):
     assert a[1].any()
     np.testing.assert_array_equal(b[0], a[0])
     np.testing.assert_array_equal(b[1], a[1])
+
+
+def test_clip_path_frames_beyond_the_scene_range(tmp_path):
+    """Frames outside the scene's frame range (stretch values the range's bound does not hold)
+    still cull with a bound that holds every labelled frame's mesh: same counts as per frame."""
+    cfg, inputs, scene = built(tmp_path, frames=12)
+    scene.frame_start, scene.frame_end = 5, 6  # the bounds from this range miss frames 0-4, 7-11
+    scene.frame_set(5)
+    params = sequence.visibility_params(cfg)
+    targets = labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params)
+    new = sequence.ray_caster(scene, inputs, params)
+    assert new.reads_animation()
+    b = new.clip_counts(targets)
+    a = _per_frame_counts(scene, sequence.ray_caster(scene, inputs, params), targets, range(12))
+    np.testing.assert_array_equal(b[0], a[0])
+    np.testing.assert_array_equal(b[1], a[1])
