@@ -16,13 +16,19 @@ with ``--frames`` frames each, every frame rendered at the preset's render resol
   (occluder placement by the analytic search, scene building);
 * raw engine: ``bpy.ops.render.render`` alone on the same frames of the same scenes, and the
   pipeline's per-frame overhead over it;
-* labelling: Blender ray-cast labels vs the analytic ``label_visibility`` (frames per second),
-  the pipeline's ``BatchRayCaster`` (new) against the reference ``RayCaster`` (one
-  ``scene.ray_cast`` per hit, the code before issue 16) on the same frames in the same run, with
-  the ratio, both with and without ``scene.frame_set``, and the number of joint-frames whose
-  labels differ between the two (0 expected);
+* labelling: three Blender labellers on the same frames in the same run, sequence by sequence
+  (alternating which goes first): the reference ``RayCaster`` (one ``scene.ray_cast`` per hit,
+  ``frame_set`` per frame), main's ``BatchRayCaster`` at ``--caster-baseline`` (default b8d0c42:
+  ``frame_set`` and per-frame casts, the module read from git) and the current one
+  (``BatchRayCaster.clip_counts``: every frame read from the animation data), in frames per
+  second of wall and of CPU time, with the ratios and the joint-frames whose counts differ
+  (0 expected); then the analytic ``label_visibility`` for scale;
 * agreement of the Blender labels with the analytic ones, per level (joint-frames with the same
   state: visible / body / object / out of frame).
+
+The sequences run clip by clip (all levels of a subject, action and camera in a row), as the
+pipeline does: the scene is built once per clip and camera and only the occluders are swapped
+between levels, each caster reusing its predecessor's body (``reuse``).
 
 ``--labels-only`` skips rendering and only measures labelling and agreement (for many sequences).
 
@@ -52,33 +58,114 @@ sys.path.insert(0, str(REPO))
 
 from occpose.config import load_config  # noqa: E402
 from occpose.generate import SequenceKey, motion_world, visibility_params  # noqa: E402
-from occpose.occlusion.raycast.visibility import label_visibility  # noqa: E402
+from occpose.occlusion.raycast.visibility import (label_visibility, labels_from_counts,  # noqa: E402
+                                                 out_of_frame_mask)
 
 from blender_addon import bridge, labels, render, sequence  # noqa: E402
 
 
 def keys_of(cfg, levels, n_pairs: int) -> list[SequenceKey]:
+    """``n_pairs`` subject/action pairs on the first camera, every level, clip by clip."""
     b = cfg.benchmark
     pairs = [(s, a) for s in (*b.train_subjects, *b.test_subjects) for a in b.actions][:n_pairs]
-    return [SequenceKey(s, a, cfg.cameras[0].name, float(lv)) for lv in levels for s, a in pairs]
+    return [SequenceKey(s, a, cfg.cameras[0].name, float(lv)) for s, a in pairs for lv in levels]
 
 
-def timed_pipeline(cfg, keys, out: Path) -> dict:
+def baseline_labels(rev: str):
+    """``blender_addon/labels.py`` of git revision ``rev`` as a module of the current package."""
+    import subprocess
+    import types
+
+    src = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:blender_addon/labels.py"],
+                         check=True, capture_output=True, text=True).stdout
+    name = f"blender_addon._labels_{rev}"
+    mod = types.ModuleType(name)
+    mod.__package__ = "blender_addon"
+    sys.modules[name] = mod
+    exec(compile(src, f"{rev}:blender_addon/labels.py", "exec"), mod.__dict__)
+    return mod
+
+
+def build(scene, cfg, inputs, previous) -> bool:
+    """Build the sequence's scene, or swap the occluders when ``previous`` is another level of
+    the same clip and camera (as the pipeline does); whether the scene was kept."""
+    if sequence.same_scene(previous, inputs.key):
+        sequence.swap_occluders(scene, cfg, inputs)
+        return True
+    sequence.build_scene(scene, cfg, inputs)
+    return False
+
+
+def _add(t: dict, name: str, wall: float, cpu: float) -> None:
+    t[f"wall_{name}"] = t.get(f"wall_{name}", 0.0) + wall
+    t[f"cpu_{name}"] = t.get(f"cpu_{name}", 0.0) + cpu
+
+
+def _time_casters(scene, inputs, params, t: dict, old_labels, casters: dict, first: str) -> dict:
+    """The three labellers on every frame of a built sequence (see the module docstring), timed
+    into ``t`` (wall and CPU seconds; ``frame_set`` counted for the per-frame ones), their counts
+    compared; returns the casters (the next level of the clip reuses their bodies)."""
+    origin = np.asarray(inputs.camera.position, np.float64)
+    from blender_addon import user_scene
+
+    blockers = {**bridge.blockers(scene), **user_scene.blockers(inputs.scene_occluders)}
+    targets = labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params)
+    n_t = inputs.n_frames
+    ref = labels.RayCaster(scene, blockers, inputs.body.incidence, params, origin)
+    main = old_labels.BatchRayCaster(scene, blockers, inputs.body.incidence, params, origin,
+                                     reuse=casters.get("main"))
+    new = labels.BatchRayCaster(scene, blockers, inputs.body.incidence, params, origin,
+                                reuse=casters.get("new"))
+    counts = {}
+
+    def run_new():
+        c0, p0 = time.perf_counter(), time.process_time()
+        counts["new"] = new.clip_counts(targets)
+        _add(t, "new", time.perf_counter() - c0, time.process_time() - p0)
+
+    def run_per_frame():
+        per = {"ref": [], "main": []}
+        for f in range(n_t):
+            c0, p0 = time.perf_counter(), time.process_time()
+            scene.frame_set(f)
+            _add(t, "frame_set", time.perf_counter() - c0, time.process_time() - p0)
+            for name, caster in (("main", main), ("ref", ref)):
+                c0, p0 = time.perf_counter(), time.process_time()
+                per[name].append(caster.frame_counts(targets[f]))
+                _add(t, name, time.perf_counter() - c0, time.process_time() - p0)
+        for name, rows in per.items():
+            counts[name] = (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]))
+        scene.frame_set(0)
+
+    for step in ((run_new, run_per_frame) if first == "new" else (run_per_frame, run_new)):
+        step()
+    for other in ("main", "ref"):
+        a, b = counts["new"], counts[other]
+        t[f"differ_{other}"] = t.get(f"differ_{other}", 0) + int(((a[0] != b[0]) | (a[1] != b[1])).sum())
+    t["joint_frames"] = t.get("joint_frames", 0) + n_t * inputs.body.skeleton.num_joints
+    return {"main": main, "new": new}
+
+
+def timed_pipeline(cfg, keys, out: Path, old_labels) -> dict:
     """The real per-frame pipeline (SequenceRender.step) on each key, timed by stage."""
     scene = bridge.ensure_scene()
     render.configure(scene, cfg.render, seed=0)
     cams = {c.name: c for c in cfg.camera_objects(rendered=True)}
     full = {c.name: c for c in cfg.camera_objects()}
-    t = {"place": 0.0, "build": 0.0, "frames": 0.0, "raw": 0.0, "blender_labels": 0.0,
-         "analytic_labels": 0.0, "n": 0}
+    t = {"place": 0.0, "build": 0.0, "frames": 0.0, "raw": 0.0, "analytic_labels": 0.0, "n": 0, "n_seq": 0}
     agree: dict[float, list[float]] = {}
-    for key in keys:
+    previous, casters, job_caster = None, {}, None
+    for i, key in enumerate(keys):
         joints = motion_world(cfg, key.subject, key.action)
         t0 = time.perf_counter()
         inputs = sequence.place(cfg, key, joints, cams[key.camera], full[key.camera])
         t1 = time.perf_counter()
-        sequence.build_scene(scene, cfg, inputs)
-        job = sequence.SequenceRender(scene, cfg, inputs, out / key.id, sequence.rendered_frames(cfg))
+        if not build(scene, cfg, inputs, previous):
+            casters, job_caster = {}, None
+        previous = key
+        job = sequence.SequenceRender(scene, cfg, inputs, out / key.id, sequence.rendered_frames(cfg),
+                                      reuse=job_caster)
+        job_caster = job.caster
         t2 = time.perf_counter()
         for f in range(inputs.n_frames):
             job.step(f)
@@ -88,11 +175,10 @@ def timed_pipeline(cfg, keys, out: Path) -> dict:
             r0 = time.perf_counter()
             render.render_only(scene)
             t["raw"] += time.perf_counter() - r0
+        scene.frame_set(0)
         lab = job.labels()
         agree.setdefault(key.level, []).append(labels.agreement(lab, inputs.analytic))
-        _time_casters(scene, inputs, job.params, t)
-        b0 = time.perf_counter()
-        labels.label_scene(scene, job.caster, inputs.joints_cam, inputs.body, inputs.camera)
+        casters = _time_casters(scene, inputs, job.params, t, old_labels, casters, "new" if i % 2 else "main")
         b1 = time.perf_counter()
         occ = inputs.occluders.in_camera_frame(inputs.camera)
         label_visibility(inputs.joints_cam, inputs.body, inputs.camera, occ, job.params)
@@ -100,9 +186,9 @@ def timed_pipeline(cfg, keys, out: Path) -> dict:
         t["place"] += t1 - t0
         t["build"] += t2 - t1
         t["frames"] += t3 - t2
-        t["blender_labels"] += b1 - b0
         t["analytic_labels"] += b2 - b1
         t["n"] += inputs.n_frames
+        t["n_seq"] += 1
         print(f"  {key.id}: {inputs.n_frames} frames, placement {t1 - t0:.1f} s, build {t2 - t1:.2f} s, "
               f"frames {t3 - t2:.1f} s, labels agree {100 * agree[key.level][-1]:.2f} %", flush=True)
     bridge.clear(scene)
@@ -110,54 +196,33 @@ def timed_pipeline(cfg, keys, out: Path) -> dict:
     return t
 
 
-def _time_casters(scene, inputs, params, t: dict) -> None:
-    """Reference vs batch caster on every frame of a built sequence: seconds with and without
-    ``frame_set`` (added to ``t``) and joint-frames whose labels differ."""
-    import numpy as np
-
-    origin = np.asarray(inputs.camera.position, np.float64)
-    blockers = bridge.blockers(scene)
-    targets = labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params)
-    casters = {"old": labels.RayCaster(scene, blockers, inputs.body.incidence, params, origin),
-               "new": labels.BatchRayCaster(scene, blockers, inputs.body.incidence, params, origin)}
-    counts = {name: [] for name in casters}
-    for f in range(inputs.n_frames):
-        s0 = time.perf_counter()
-        scene.frame_set(f)
-        t["frame_set"] = t.get("frame_set", 0.0) + time.perf_counter() - s0
-        for name, caster in casters.items():
-            c0, p0 = time.perf_counter(), time.process_time()
-            counts[name].append(caster.frame_counts(targets[f]))
-            t[f"cast_{name}"] = t.get(f"cast_{name}", 0.0) + time.perf_counter() - c0
-            t[f"cpu_{name}"] = t.get(f"cpu_{name}", 0.0) + time.process_time() - p0
-    t["differ"] = t.get("differ", 0) + int(sum(
-        ((a[0] != b[0]) | (a[1] != b[1])).sum() for a, b in zip(counts["old"], counts["new"])))
-    t["joint_frames"] = t.get("joint_frames", 0) + inputs.n_frames * inputs.body.skeleton.num_joints
-
-
-def labels_only(cfg, keys) -> dict:
-    """Blender vs analytic labels of each key (no rendering), timed."""
+def labels_only(cfg, keys, old_labels) -> dict:
+    """The three Blender labellers and the analytic labels on each key (no rendering), timed."""
     scene = bridge.ensure_scene()
     cams = {c.name: c for c in cfg.camera_objects(rendered=True)}
     full = {c.name: c for c in cfg.camera_objects()}
-    t = {"blender_labels": 0.0, "analytic_labels": 0.0, "n": 0}
+    t = {"analytic_labels": 0.0, "n": 0, "n_seq": 0}
     agree: dict[float, list[tuple[int, float]]] = {}
     params = visibility_params(cfg)
-    for key in keys:
+    previous, casters = None, {}
+    for i, key in enumerate(keys):
         inputs = sequence.place(cfg, key, motion_world(cfg, key.subject, key.action), cams[key.camera],
                                 full[key.camera])
-        sequence.build_scene(scene, cfg, inputs)
-        caster = sequence.ray_caster(scene, inputs, params)
-        _time_casters(scene, inputs, params, t)
-        b0 = time.perf_counter()
-        lab = labels.label_scene(scene, caster, inputs.joints_cam, inputs.body, inputs.camera)
+        if not build(scene, cfg, inputs, previous):
+            casters = {}
+        previous = key
+        casters = _time_casters(scene, inputs, params, t, old_labels, casters, "new" if i % 2 else "main")
+        blocked, by_object = casters["new"].clip_counts(
+            labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params))
+        lab = labels_from_counts(blocked, by_object, params.rays,
+                                 out_of_frame_mask(inputs.joints_cam, inputs.camera))
         b1 = time.perf_counter()
         occ = inputs.occluders.in_camera_frame(inputs.camera)
         ref = label_visibility(inputs.joints_cam, inputs.body, inputs.camera, occ, params)
         b2 = time.perf_counter()
-        t["blender_labels"] += b1 - b0
         t["analytic_labels"] += b2 - b1
         t["n"] += inputs.n_frames
+        t["n_seq"] += 1
         agree.setdefault(key.level, []).append((lab.occluded.size, labels.agreement(lab, ref)))
     bridge.clear(scene)
     t["agreement"] = {lv: sum(n * a for n, a in v) / sum(n for n, _ in v) for lv, v in agree.items()}
@@ -165,20 +230,24 @@ def labels_only(cfg, keys) -> dict:
     return t
 
 
-def print_labelling(t: dict) -> None:
+def print_labelling(t: dict, baseline: str) -> None:
     n = t["n"]
-    old, new, fs = t["cast_old"], t["cast_new"], t["frame_set"]
-    print(f"labelling, Blender ray casts:   {n / t['blender_labels']:8.1f} frames/s (label_scene, "
-          "batch caster, frame_set included)")
-    print(f"  reference caster (old):       {n / old:8.1f} frames/s casting only, "
-          f"{n / (old + fs):8.1f} with frame_set")
-    print(f"  batch caster (new):           {n / new:8.1f} frames/s casting only, "
-          f"{n / (new + fs):8.1f} with frame_set")
-    print(f"  ratio new/old:                {old / new:8.2f} x casting only, "
-          f"{(old + fs) / (new + fs):8.2f} x with frame_set "
-          f"({t['differ']} of {t['joint_frames']} joint-frames with different counts)")
-    print(f"  per CPU-second (casting only): old {n / t['cpu_old']:8.1f}, new {n / t['cpu_new']:8.1f} "
-          f"frames/s, ratio {t['cpu_old'] / t['cpu_new']:.2f} x (less skewed by other processes)")
+    w_ref, w_main = t["wall_ref"] + t["wall_frame_set"], t["wall_main"] + t["wall_frame_set"]
+    c_ref, c_main = t["cpu_ref"] + t["cpu_frame_set"], t["cpu_main"] + t["cpu_frame_set"]
+    w_new, c_new = t["wall_new"], t["cpu_new"]
+    print(f"labelling, Blender ray casts: {n} frames of {t['n_seq']} sequences "
+          "(frames/s, wall and per CPU-second)")
+    print(f"  reference RayCaster (scene.ray_cast per hit, frame_set): {n / w_ref:8.1f} wall "
+          f"{n / c_ref:8.1f} CPU")
+    print(f"  old: BatchRayCaster of {baseline} (frame_set, per frame): {n / w_main:8.1f} wall "
+          f"{n / c_main:8.1f} CPU   (casting only {n / t['wall_main']:.1f} wall "
+          f"{n / t['cpu_main']:.1f} CPU)")
+    print(f"  new: BatchRayCaster.clip_counts (no frame_set):      {n / w_new:8.1f} wall "
+          f"{n / c_new:8.1f} CPU")
+    print(f"  ratio new/old:       {w_main / w_new:6.2f} x wall {c_main / c_new:6.2f} x CPU")
+    print(f"  ratio new/reference: {w_ref / w_new:6.2f} x wall {c_ref / c_new:6.2f} x CPU")
+    print(f"  joint-frames with different counts: new vs old {t['differ_main']}, new vs reference "
+          f"{t['differ_ref']}, of {t['joint_frames']}")
     print(f"labelling, analytic (numpy):    {n / t['analytic_labels']:8.1f} frames/s")
     print("agreement with analytic labels (joint-frames, same state):")
     for lv, a in sorted(t["agreement"].items()):
@@ -249,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="preset overrides for --stage (repeatable)")
     p.add_argument("--baseline", default="816abbc", help="git revision of the 'old' code (--stage)")
+    p.add_argument("--caster-baseline", default="b8d0c42",
+                   help="git revision whose BatchRayCaster is the 'old' labeller (default b8d0c42)")
     args = p.parse_args(argv)
     if args.stage:
         return stage(args.config, args.overrides, args.baseline)
@@ -261,15 +332,17 @@ def main(argv: list[str] | None = None) -> int:
     rs = cfg.render
     import os
 
+    old_labels = baseline_labels(args.caster_baseline)
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: absolute figures on a "
           "loaded machine are inflated; the old/new ratios are measured in the same run")
     print(f"{cfg.source}: {len(keys)} sequences x {args.frames} frames, {rs.engine} "
           f"{rs.resolution[0]}x{rs.resolution[1]}, {rs.samples} samples, {cfg.visibility.rays} rays/joint")
     if args.labels_only:
-        print_labelling(labels_only(cfg, keys))
+        print_labelling(labels_only(cfg, keys, old_labels), args.caster_baseline)
+        print(f"load average {os.getloadavg()[0]:.2f} at the end")
         return 0
     with tempfile.TemporaryDirectory(prefix="occpose-bench-render-") as tmp:
-        t = timed_pipeline(cfg, keys, Path(tmp))
+        t = timed_pipeline(cfg, keys, Path(tmp), old_labels)
     n = t["n"]
     total = t["place"] + t["build"] + t["frames"]
     overhead = (t["frames"] - t["raw"]) / t["raw"]
@@ -279,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(labels + masks + render + PNGs)")
     print(f"raw engine (render.render):     {n / t['raw']:8.2f} frames/s   "
           f"-> per-frame overhead {100 * overhead:.1f} %")
-    print_labelling(t)
+    print_labelling(t, args.caster_baseline)
     return 0
 
 

@@ -197,14 +197,29 @@ class SequenceRender:
         self.params = visibility_params(self.cfg)
         self.caster = ray_caster(self.scene, inp, self.params, self.reuse)
         self.reuse = None
+        # the scene is evaluated at a frame here (build_scene, swap_occluders): the caster checks
+        # that it can read every blocker from the animation data, so frames need no frame_set
+        self.reads_animation = self.caster.reads_animation()
+        self.counted = np.zeros(n_t, bool)
         self.targets = labels.targets_world(self.joints_cam, inp.body.joint_radius, inp.camera, self.params)
         occ = inp.all_occluders
         self.occluders_cam = occ.in_camera_frame(inp.camera) if occ.num_primitives else None
 
     def step(self, t: int) -> None:
-        """Label, mask and (if selected) render frame t."""
-        self.scene.frame_set(t)
-        self.blocked[t], self.by_object[t] = self.caster.frame_counts(self.targets[t])
+        """Label, mask and (if selected) render frame t. Labels come a chunk of frames at a time
+        from the animation data (``BatchRayCaster.clip_counts``), so only rendered frames are
+        set; when the caster cannot read the animation, every frame is set and cast."""
+        if self.reads_animation:
+            if not self.counted[t]:
+                chunk = labels.CLIP_CHUNK
+                frames = [f for f in range(t, min(t + chunk, len(self.counted))) if not self.counted[f]]
+                self.blocked[frames], self.by_object[frames] = self.caster.clip_counts(self.targets, frames)
+                self.counted[frames] = True
+            if self.rendered[t] and self.folder is not None:
+                self.scene.frame_set(t)
+        else:
+            self.scene.frame_set(t)
+            self.blocked[t], self.by_object[t] = self.caster.frame_counts(self.targets[t])
         occ = self.occluders_cam.select_frames(t) if self.occluders_cam is not None else None
         visible, subject = masks.subject_masks(self.joints_cam[t], self.inputs.body, self.inputs.camera, occ)
         self.visible_fraction[t] = masks.visible_fraction(visible, subject)

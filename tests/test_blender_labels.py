@@ -9,9 +9,10 @@ bpy = pytest.importorskip("bpy")
 
 from occpose.config import load_config  # noqa: E402
 from occpose.generate import SequenceKey, motion_world  # noqa: E402
-from occpose.occlusion.raycast.visibility import label_visibility  # noqa: E402
+from occpose.occlusion.raycast.visibility import (label_visibility, labels_from_counts,  # noqa: E402
+                                                 out_of_frame_mask)
 
-from blender_addon import bridge, labels, masks, render, sequence  # noqa: E402
+from blender_addon import bridge, compat, labels, masks, render, sequence  # noqa: E402
 
 from .test_blender_fixtures import handmade_occluders, write_tiny  # noqa: E402
 
@@ -192,3 +193,145 @@ def test_batch_caster_rereads_meshes_with_modifiers(tmp_path):
     assert a.occluded_by_object.any()
     np.testing.assert_array_equal(b.visibility, a.visibility)
     np.testing.assert_array_equal(b.occluded_by_object, a.occluded_by_object)
+
+
+def _per_frame_counts(scene, caster, targets, frames):
+    """The per-frame path the pipeline took before the clip path: frame_set, then frame_counts."""
+    rows = []
+    for f in frames:
+        scene.frame_set(f)
+        rows.append(caster.frame_counts(targets[f]))
+    scene.frame_set(0)
+    return np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+
+
+def test_clip_path_equals_per_frame_path(tmp_path):
+    """BatchRayCaster.clip_counts (transforms and shape keys read from the animation data, no
+    frame_set, numpy bundle/box culling, two rounds of casts) gives the per-frame path's counts
+    exactly: moving and turning occluders of every shape, joints hidden by the body, joints out
+    of frame (a zoomed camera), over two levels that share the body (reuse)."""
+    import dataclasses
+
+    cfg, inputs, scene = built(tmp_path, frames=30)
+    zoomed = dataclasses.replace(inputs.camera, fx=inputs.camera.fx * 2.5, fy=inputs.camera.fy * 2.5)
+    inputs = dataclasses.replace(inputs, camera=zoomed)
+    params = sequence.visibility_params(cfg)
+    targets = labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params)
+    out = out_of_frame_mask(inputs.joints_cam, inputs.camera)
+    assert out.any() and (~out).any()
+    frames = list(range(inputs.n_frames))
+    old = sequence.ray_caster(scene, inputs, params)
+    new = sequence.ray_caster(scene, inputs, params)
+    assert new.reads_animation()
+    assert any(b.keys[1] for b in new.objects)  # stretching body capsules (shape keys)
+    a = _per_frame_counts(scene, old, targets, frames)
+    b = new.clip_counts(targets, frames)
+    np.testing.assert_array_equal(b[0], a[0])
+    np.testing.assert_array_equal(b[1], a[1])
+    lab = labels_from_counts(*b, params.rays, out)
+    assert lab.occluded_by_body.any() and lab.occluded_by_object.any()
+    assert (b[0][out] > 0).any()  # rays to out-of-frame joints are cast too
+    # another level: other occluders, the body trees and transforms reused
+    occ = handmade_occluders(inputs.joints_world, zoomed.position, seed=3)
+    pose = occ.pose.copy()
+    pose[:, :, :3, 3] += [0.12, -0.1, 0.05]  # moved: other occluders than the first level's
+    other = dataclasses.replace(inputs, occluders=occ._replace(pose=pose))
+    sequence.swap_occluders(scene, cfg, other)
+    old2 = sequence.ray_caster(scene, other, params, reuse=old)
+    new2 = sequence.ray_caster(scene, other, params, reuse=new)
+    assert any(x is y for x in new2.objects for y in new.objects)
+    a2 = _per_frame_counts(scene, old2, targets, frames)
+    assert (a2[1] != a[1]).any()  # the occluders did change
+    b2 = new2.clip_counts(targets, frames[5:] + frames[:5])
+    np.testing.assert_array_equal(np.roll(b2[0], 5, axis=0), a2[0])
+    np.testing.assert_array_equal(np.roll(b2[1], 5, axis=0), a2[1])
+
+
+def test_clip_path_falls_back_to_frame_set(tmp_path):
+    """A blocker the animation data cannot describe alone (a parent here) makes clip_counts set
+    every frame and cast per frame: same counts, and the scene's frame is restored."""
+    cfg, inputs, scene = built(tmp_path, frames=6)
+    occ = bridge.collection(scene, bridge.OCCLUDERS).objects
+    empty = bpy.data.objects.new("occpose_test_parent", None)
+    bridge.collection(scene, bridge.SCENERY).objects.link(empty)
+    occ[0].parent = empty
+    scene.frame_set(0)
+    params = sequence.visibility_params(cfg)
+    targets = labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params)
+    new = sequence.ray_caster(scene, inputs, params)
+    assert not new.reads_animation()
+    scene.frame_set(3)
+    b = new.clip_counts(targets)
+    assert scene.frame_current == 3
+    a = _per_frame_counts(scene, sequence.ray_caster(scene, inputs, params), targets, range(6))
+    np.testing.assert_array_equal(b[0], a[0])
+    np.testing.assert_array_equal(b[1], a[1])
+
+
+def test_motion_check_refuses_a_different_matrix(tmp_path):
+    """The clip path trusts its reading of an object only if it is Blender's evaluation bit for
+    bit at the current frame: an original changed without re-evaluation is refused."""
+    cfg, inputs, scene = built(tmp_path, frames=4)
+    params = sequence.visibility_params(cfg)
+    obj = bridge.collection(scene, bridge.OCCLUDERS).objects[0]
+    obj.animation_data_clear()
+    obj.location.x += 0.5  # the depsgraph still has the old matrix
+    caster = sequence.ray_caster(scene, inputs, params)
+    assert not caster.reads_animation()
+    compat.view_layer_depsgraph(scene).update()
+    assert sequence.ray_caster(scene, inputs, params).reads_animation()
+
+
+def test_rotation_matrices_match_mathutils():
+    from mathutils import Euler, Quaternion
+
+    rng = np.random.default_rng(4)
+    quats = rng.normal(size=(5, 4))
+    got = labels.rotation_matrices("QUATERNION", quats)
+    for q, m in zip(quats, got):
+        np.testing.assert_allclose(m, np.array(Quaternion(q).normalized().to_matrix()), atol=1e-6)
+    angles = rng.uniform(-3, 3, (5, 3))
+    for order in labels.EULER_ORDERS:
+        got = labels.rotation_matrices(order, angles)
+        for a, m in zip(angles, got):
+            np.testing.assert_allclose(m, np.array(Euler(a, order).to_matrix()), atol=1e-6)
+
+
+def test_clip_path_reads_euler_and_scale_keys(tmp_path):
+    """An occluder keyed in an Euler order with a non-unit scale (as a user's object may be) is
+    read from its F-curves bit for bit, and the counts stay the per-frame path's."""
+    cfg, inputs, scene = built(tmp_path, frames=8)
+    obj = bridge.collection(scene, bridge.OCCLUDERS).objects[0]
+    obj.animation_data_clear()
+    obj.rotation_mode = "ZXY"
+    for f in range(8):
+        obj.rotation_euler = (0.1 * f, 0.3 - 0.05 * f, 1.0 + 0.2 * f)
+        obj.scale = (1.0 + 0.05 * f, 0.8, 1.2)
+        obj.keyframe_insert("rotation_euler", frame=f)
+        obj.keyframe_insert("scale", frame=f)
+    scene.frame_set(0)
+    params = sequence.visibility_params(cfg)
+    targets = labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params)
+    new = sequence.ray_caster(scene, inputs, params)
+    assert new.reads_animation()
+    b = new.clip_counts(targets)
+    a = _per_frame_counts(scene, sequence.ray_caster(scene, inputs, params), targets, range(8))
+    assert a[1].any()
+    np.testing.assert_array_equal(b[0], a[0])
+    np.testing.assert_array_equal(b[1], a[1])
+
+
+def test_clip_path_frames_beyond_the_scene_range(tmp_path):
+    """Frames outside the scene's frame range (stretch values the range's bound does not hold)
+    still cull with a bound that holds every labelled frame's mesh: same counts as per frame."""
+    cfg, inputs, scene = built(tmp_path, frames=12)
+    scene.frame_start, scene.frame_end = 5, 6  # the bounds from this range miss frames 0-4, 7-11
+    scene.frame_set(5)
+    params = sequence.visibility_params(cfg)
+    targets = labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params)
+    new = sequence.ray_caster(scene, inputs, params)
+    assert new.reads_animation()
+    b = new.clip_counts(targets)
+    a = _per_frame_counts(scene, sequence.ray_caster(scene, inputs, params), targets, range(12))
+    np.testing.assert_array_equal(b[0], a[0])
+    np.testing.assert_array_equal(b[1], a[1])
