@@ -299,10 +299,27 @@ def test_error_paths(tmp_path, capsys):
     zero = make_benchmark(tmp_path / "zero", frames=8, levels=(0.0,))
     zrun = fake_run(zero, tmp_path / "zrun", KNOWN)
     assert main(["calibrate-noise", "--data", str(zero), "--run", str(zrun), "--out", out]) == 2
-    assert "occluded_by_object" in _err(capsys)
+    err = _err(capsys)
+    assert "occluded_by_object" in err and "--allow-missing-states" in err
     with pytest.raises(SystemExit):
         main(args + ["--run", str(run), "--split", "valid"])
     assert not Path(out).exists()
+
+
+def test_allow_missing_states_leaves_the_keys_unset(tmp_path, capsys):
+    bench = make_benchmark(tmp_path / "bench", frames=40, levels=(0.0,))
+    run = fake_run(bench, tmp_path / "run", KNOWN)
+    out = tmp_path / "out"
+    assert main(["calibrate-noise", "--data", str(bench), "--run", str(run), "--out", str(out),
+                 "--allow-missing-states"]) == 0
+    assert "occluded_by_object not fitted" in capsys.readouterr().out
+    table = read_toml(out / "noise.toml")["train"]["noise"]
+    assert not any(k.startswith("object_") for k in table)
+    assert {"body_std", "out_of_frame_std", "occluded_std", "visible_std"} <= set(table)
+    doc = json.loads((out / "calibration.json").read_text())
+    assert doc["fit"]["occluded_by_object"] is None and doc["measured"]["occluded_by_object"] == {}
+    assert "--allow-missing-states" in (out / "noise.toml").read_text()
+    assert (out / "calibration.png").is_file()
 
 
 def test_keypoints_2d_uses_the_states(tmp_path):

@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--split", default="train", choices=("train", "test"),
                    help="split to fit on (default train)")
+    p.add_argument("--allow-missing-states", action="store_true",
+                   help="a hidden state without joint-frames (e.g. out_of_frame) keeps its keys "
+                        "unset instead of stopping (the shared occluded_* values apply)")
     p.add_argument("--no-plot", action="store_true", help="skip calibration.png (no matplotlib)")
     p.set_defaults(func=run)
 
@@ -47,15 +50,16 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise OccposeError(f"--out {args.out}: a file is in the way; expected a folder")
     bench = open_benchmark(args.data)
-    doc = calibrate(bench, Path(args.run), args.split)
+    doc = calibrate(bench, Path(args.run), args.split, args.allow_missing_states)
     command = (f"occpose-bench calibrate-noise --data {args.data} --run {args.run} --out {args.out}"
-               f" --split {args.split}")
+               f" --split {args.split}" + (" --allow-missing-states" if args.allow_missing_states else ""))
     provenance = {"command": command, "data": str(args.data), "run": str(args.run),
                   "split": args.split}
     paths = write_outputs(doc, Path(args.out), provenance, plot=not args.no_plot)
     fit = doc["fit"]
     parts = [f"{s} {fit[s]['std']:.3g} px + {100 * fit[s]['outlier_prob']:.3g} % x "
-             f"{fit[s]['outlier_std']:.3g} px" for s in doc["states"]]
+             f"{fit[s]['outlier_std']:.3g} px" if fit[s] is not None else f"{s} not fitted (no data)"
+             for s in doc["states"]]
     print(f"{args.out}: fitted on {doc['sequences']} {args.split} sequences: " + "; ".join(parts))
     print("wrote " + ", ".join(p.name for p in paths))
     return 0

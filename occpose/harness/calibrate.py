@@ -216,16 +216,30 @@ def mixture_cdf(fit: dict, r: np.ndarray) -> np.ndarray:
     return (1 - p) * (1 - np.exp(-r ** 2 / (2 * fit["s1"] ** 2))) + p * (1 - np.exp(-r ** 2 / (2 * fit["s2"] ** 2)))
 
 
-def fit_states(m: Measurement) -> dict:
-    """Fit per state (and ``occluded``: body and object pooled); refuses a state without data."""
+def fit_states(m: Measurement, allow_missing: bool = False) -> dict:
+    """Fit per state (and ``occluded``: body and object pooled).
+
+    A state without joint-frames is refused, unless ``allow_missing`` (for the hidden states):
+    then its fit is None and its keys stay unset (the shared ``occluded`` values apply). The
+    visible state and at least one occluded state are always needed.
+    """
     fits = {}
     for code, name in enumerate(STATES):
         sel = m.states == code
         if not sel.any():
-            raise OccposeError(f"no rendered {name} joint-frames to fit in this split; the fit "
-                               f"needs every joint state (choose data where each occurs)")
+            if allow_missing and code != 0:
+                fits[name] = None
+                continue
+            hint = ("; --allow-missing-states leaves its keys unset (the shared occluded_* "
+                    "values apply)" if code != 0 else "")
+            raise OccposeError(f"no rendered {name} joint-frames in this split, so its noise "
+                               f"cannot be fitted{hint}")
         fits[name] = fit_mixture(m.errors[sel])
-    fits["occluded"] = fit_mixture(m.errors[(m.states == 1) | (m.states == 2)])
+    occluded = (m.states == 1) | (m.states == 2)
+    if not occluded.any():
+        raise OccposeError("no rendered occluded joint-frames in this split, so the occluded "
+                           "noise cannot be fitted")
+    fits["occluded"] = fit_mixture(m.errors[occluded])
     return fits
 
 
@@ -237,6 +251,8 @@ def noise_table(fits: dict) -> dict:
     table = {}
     for state in ("visible", "occluded", "occluded_by_body", "occluded_by_object", "out_of_frame"):
         f = fits[state]
+        if f is None:
+            continue
         std_k, prob_k, ostd_k = TABLE_FIELDS[state]
         table[std_k] = r4(f["std"])
         table[prob_k] = r4(f["outlier_prob"])
@@ -284,7 +300,7 @@ def measured_stats(m: Measurement, fits: dict | None, levels: list[float], weigh
         rows: dict[str, dict] = {}
         stats = {"mean_radius": r[keep], "mean_x": e[:, 0], "mean_y": e[:, 1],
                  "ms_x": e[:, 0] ** 2, "ms_y": e[:, 1] ** 2}
-        if fits is not None:
+        if fits is not None and fits.get(name) is not None:
             stats["large_fraction"] = (r[keep] > LARGE * fits[name]["s1"]).astype(np.float64)
         # every joint-frame counted twice: in its level's cell and in cell n_lv - 1 ("all")
         both = np.concatenate([cells, np.full(len(cells), n_lv - 1)])
@@ -364,7 +380,7 @@ def persistence(m: Measurement, errors: np.ndarray, fits: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------------- the run
-def calibrate(bench, run: Path, split: str = "train") -> dict:
+def calibrate(bench, run: Path, split: str = "train", allow_missing: bool = False) -> dict:
     """Measure, fit and check (module docstring); returns the ``calibration.json`` document
     (without provenance) plus ``"_plot"`` arrays for :func:`write_outputs`."""
     from ..stats import bootstrap_weights, cluster_index
@@ -377,14 +393,15 @@ def calibrate(bench, run: Path, split: str = "train") -> dict:
                            f"occpose-bench image-predict with this run first")
     levels = sorted({float(e.target_level) for e in bench.entries})
     m = measure(bench, run, split)
-    fits = fit_states(m)
+    fits = fit_states(m, allow_missing)
     table = noise_table(fits)
     weights = bootstrap_weights(cluster_index(m.clips))
     measured = measured_stats(m, fits, levels, weights)
     sim = simulate(m, table)
     sim_m = Measurement(sim, m.states, m.levels, m.seq, m.frame, m.joint, m.ids, m.clips, m.sequences)
     # per level: measured, the states' mix of the fitted means, the simulated table
-    fitted_mean = np.array([mixture_mean_radius(fits[s]) for s in STATES])
+    fitted_mean = np.array([mixture_mean_radius(fits[s]) if fits[s] is not None else np.nan
+                            for s in STATES])
     by_level = level_means(m, levels, weights)
     mix = level_means(m, levels, weights, values=fitted_mean[m.states])
     simulated = level_means(sim_m, levels, weights)
@@ -406,6 +423,9 @@ def calibrate(bench, run: Path, split: str = "train") -> dict:
     state_fit = {}
     for s in STATES + ("occluded",):
         f = fits[s]
+        if f is None:
+            state_fit[s] = None
+            continue
         state_fit[s] = {k: (_num(v) if isinstance(v, float) else v) for k, v in f.items()}
         state_fit[s]["fitted_mean_radius"] = _num(mixture_mean_radius(f))
     doc = {
@@ -454,6 +474,9 @@ def noise_toml(doc: dict, provenance: dict) -> str:
              f"# split: {doc['split']} ({doc['sequences']} sequences, rendered frames only)"]
     for s in STATES:
         f = fit[s]
+        if f is None:
+            lines.append(f"# {s}: no joint-frames; its keys are unset (the occluded_* values apply)")
+            continue
         lines.append(f"# {s}: n = {f['n']}, std {f['std']:.3g} px, outliers "
                      f"{100 * f['outlier_prob']:.3g} % of {f['outlier_std']:.3g} px, mean error "
                      f"{f['fitted_mean_radius']:.3g} px")
@@ -469,6 +492,11 @@ def _ci(c) -> str:
     return f"{c[0]:.2f} [{c[1]:.2f}, {c[2]:.2f}]"
 
 
+def _fitted_mean(doc: dict, state: str) -> str:
+    f = doc["fit"][state]
+    return "–" if f is None else f"{f['fitted_mean_radius']:.2f}"
+
+
 def calibration_md(doc: dict, provenance: dict) -> str:
     """Tables of the fit and the checks."""
     from ..markdown import table as md_table
@@ -482,6 +510,9 @@ def calibration_md(doc: dict, provenance: dict) -> str:
     rows = []
     for s in STATES + ("occluded",):
         f = doc["fit"][s]
+        if f is None:
+            rows.append([s, "0", "–", "–", "–", "–", "–", "–"])
+            continue
         meas = doc["measured"].get(s, {}).get("all", {}) if s != "occluded" else {}
         rows.append([s, str(f["n"]), f"{f['std']:.3g}", f"{100 * f['outlier_prob']:.3g}",
                      f"{f['outlier_std']:.3g}", "yes" if f["outliers"] else "no",
@@ -497,7 +528,7 @@ def calibration_md(doc: dict, provenance: dict) -> str:
                          f"{r['p90_radius']:.2f}", _ci(r["rms_x"]), _ci(r["rms_y"]),
                          _ci(r["mean_x"]), _ci(r["mean_y"]), _ci([100 * v if v is not None else None
                                                                   for v in r["large_fraction"]]),
-                         f"{doc['fit'][s]['fitted_mean_radius']:.2f}"])
+                         _fitted_mean(doc, s)])
     out += [md_table(["state", "level", "n", "mean px", "median", "p90", "rms x", "rms y", "bias x",
                       "bias y", "large %", "fit mean"], rows), "",
             "## Level dependence: measured vs predicted from the states' mix", ""]
@@ -528,7 +559,7 @@ def calibration_md(doc: dict, provenance: dict) -> str:
         c = doc["check_split"]
         out += [f"## Check: the {c['split']} split (measured only, not fitted on)", ""]
         rows = [[s, str(c["measured"][s]["all"]["n"]), _ci(c["measured"][s]["all"]["mean_radius"]),
-                 f"{doc['fit'][s]['fitted_mean_radius']:.2f}"]
+                 _fitted_mean(doc, s)]
                 for s in STATES if c["measured"].get(s)]
         out += [md_table(["state", "n", "measured mean px", "fitted mean px"], rows), ""]
         rows = [[lv, str(r["n"]), _ci(r["mean_radius"])] for lv, r in c["by_level"].items()]
@@ -551,6 +582,10 @@ def plot_calibration(doc: dict, path: Path) -> None:
         r = np.sort(data["radius"][data["states"] == code])
         rs = np.sort(data["sim_radius"][data["states"] == code])
         f = doc["fit"][name]
+        if f is None or not len(r):
+            ax.set_title(f"{name}: no joint-frames", fontsize=9)
+            ax.axis("off")
+            continue
         lo = max(float(r[r > 0].min()) if (r > 0).any() else 0.01, 0.01)
         hi = max(float(r.max()), lo * 10)
         grid = np.geomspace(lo, hi, 200)
@@ -570,7 +605,8 @@ def plot_calibration(doc: dict, path: Path) -> None:
     lv = list(doc["by_level"])
     x = [float(v) for v in lv]
     meas = np.array([doc["by_level"][k]["measured_mean_radius"] for k in lv], dtype=np.float64)
-    ax.errorbar(x, meas[:, 0], yerr=[meas[:, 0] - meas[:, 1], meas[:, 2] - meas[:, 0]], marker="o",
+    yerr = np.stack([meas[:, 0] - meas[:, 1], meas[:, 2] - meas[:, 0]])             # (2, L)
+    ax.errorbar(x, meas[:, 0], yerr=yerr, marker="o",
                 capsize=3, label="measured (95%)")
     ax.plot(x, [doc["by_level"][k]["states_mix_mean_radius"] for k in lv], marker="s", ls="--",
             label="states' mix of the fits")
