@@ -292,6 +292,14 @@ def test_error_paths(tmp_path, capsys):
     victim.unlink()
     assert main(args + ["--run", str(missing)]) == 2
     assert victim.name in _err(capsys)
+    # a missing test-split file only skips the check on that split, and says why
+    shutil.copy(run / "keypoints2d" / victim.name, victim)
+    test_victim = next(p for p in sorted((missing / "keypoints2d").iterdir()) if p.name.startswith("S2_"))
+    test_victim.unlink()
+    assert main(args + ["--run", str(missing), "--no-plot"]) == 0
+    doc = json.loads((Path(out) / "calibration.json").read_text())
+    assert test_victim.name in doc["check_split"]["skipped"]
+    shutil.rmtree(out)
     plain = make_benchmark(tmp_path / "plain", frames=8, levels=(0.0,), rendered=False)
     assert main(["calibrate-noise", "--data", str(plain), "--run", str(run), "--out", out]) == 2
     assert "not a rendered benchmark" in _err(capsys)

@@ -447,8 +447,9 @@ def calibrate(bench, run: Path, split: str = "train", allow_missing: bool = Fals
     other = "test" if split == "train" else "train"
     try:
         mo = measure(bench, run, other)
-    except OccposeError:
+    except OccposeError as e:        # e.g. no rendered frames there: the fit stands without it
         mo = None
+        doc["check_split"] = {"split": other, "skipped": str(e)}
     if mo is not None:
         wo = bootstrap_weights(cluster_index(mo.clips))
         doc["check_split"] = {"split": other, "sequences": len(mo.ids),
@@ -555,7 +556,10 @@ def calibration_md(doc: dict, provenance: dict) -> str:
                      f"{b['large_after_large_ratio']:.2f}" if b["large_after_large_ratio"] is not None else "–"])
     out += [md_table(["state", "pairs", "lag (frames)", "correlation measured", "simulated",
                       "P(large|large)/P(large) measured", "simulated"], rows), ""]
-    if "check_split" in doc:
+    if "skipped" in doc.get("check_split", {}):
+        c = doc["check_split"]
+        out += [f"## Check: the {c['split']} split", "", f"Not measured: {c['skipped']}", ""]
+    elif "check_split" in doc:
         c = doc["check_split"]
         out += [f"## Check: the {c['split']} split (measured only, not fitted on)", ""]
         rows = [[s, str(c["measured"][s]["all"]["n"]), _ci(c["measured"][s]["all"]["mean_radius"]),
