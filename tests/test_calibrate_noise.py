@@ -227,7 +227,8 @@ def test_recovers_the_known_model(calibrated):
     assert means == sorted(means)                      # more occluded joints -> larger errors
     # independent draws: no persistence
     for state in PER_STATE:
-        assert abs(doc["persistence"]["measured"][state]["correlation"]) < 0.1
+        corr = doc["persistence"]["measured"][state]["correlation"]
+        assert abs(corr[0]) < 0.1 and corr[1] <= corr[0] <= corr[2]
     assert doc["check_split"]["split"] == "test"
     assert (out / "calibration.png").stat().st_size > 1000
     md = (out / "calibration.md").read_text()
@@ -328,6 +329,31 @@ def test_allow_missing_states_leaves_the_keys_unset(tmp_path, capsys):
     assert doc["fit"]["occluded_by_object"] is None and doc["measured"]["occluded_by_object"] == {}
     assert "--allow-missing-states" in (out / "noise.toml").read_text()
     assert (out / "calibration.png").is_file()
+
+
+def test_persistent_errors_are_detected(tmp_path):
+    """Errors frozen over time (a per joint and sequence offset): correlation near 1, large
+    errors follow large errors; the fitted i.i.d. model shows neither."""
+    bench = make_benchmark(tmp_path / "bench", frames=60, levels=(0.0, 0.3))
+    run = tmp_path / "run"
+    (run / "keypoints2d").mkdir(parents=True)
+    for i, seq in enumerate(from_benchmark(open_benchmark(bench))):
+        rng = np.random.default_rng([4, i])
+        offset = rng.standard_normal((1, seq.joints_2d.shape[1], 2)) * 10.0
+        offset *= np.where(rng.random((1, seq.joints_2d.shape[1], 1)) < 0.2, 8.0, 1.0)
+        np.save(run / "keypoints2d" / f"{seq.id}.npy", (seq.joints_2d + offset).astype(np.float32))
+    out = tmp_path / "out"
+    assert main(["calibrate-noise", "--data", str(bench), "--run", str(run), "--out", str(out),
+                 "--no-plot"]) == 0
+    doc = json.loads((out / "calibration.json").read_text())
+    for state in ("visible", "occluded_by_body", "occluded_by_object"):
+        measured = doc["persistence"]["measured"][state]
+        simulated = doc["persistence"]["simulated"][state]
+        assert measured["lag_frames"] == 2
+        assert measured["correlation"][1] > 0.8, state           # only joints that stay in the state
+        assert abs(simulated["correlation"][0]) < 0.2
+    ratio = doc["persistence"]["measured"]["visible"]["large_after_large_ratio"]
+    assert ratio[1] > 2
 
 
 def test_keypoints_2d_uses_the_states(tmp_path):

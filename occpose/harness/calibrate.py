@@ -351,31 +351,49 @@ def simulate(m: Measurement, table: dict) -> np.ndarray:
     return np.concatenate(out)
 
 
-def persistence(m: Measurement, errors: np.ndarray, fits: dict) -> dict:
+def persistence(m: Measurement, errors: np.ndarray, fits: dict, weights: np.ndarray) -> dict:
     """Per state: statistics of pairs of consecutive rendered frames of a joint in that state
     (``lag_frames``: the commonest gap): the vector correlation ``sum e_t . e_t' /
-    sqrt(sum |e_t|^2 sum |e_t'|^2)`` and the ratio P(large at t' | large at t) / P(large)."""
+    sqrt(sum |e_t|^2 sum |e_t'|^2)`` (0 for independent zero-mean errors) and the ratio
+    P(large at t' | large at t) / P(large) (1 for independent ones), each with a 95% interval
+    from the same bootstrap over clips (``weights``: (B, sequences))."""
+    from ..stats import percentile_interval
+
     order = np.lexsort((m.frame, m.joint, m.seq))
     seq, joint, frame = m.seq[order], m.joint[order], m.frame[order]
     e, st = errors[order], m.states[order]
     nxt = (seq[1:] == seq[:-1]) & (joint[1:] == joint[:-1])
+    n_seq = len(m.ids)
     out = {}
     for code, name in enumerate(STATES):
         pair = nxt & (st[1:] == code) & (st[:-1] == code)
         if pair.sum() < 2:
             out[name] = {"pairs": int(pair.sum())}
             continue
-        a, b = e[:-1][pair], e[1:][pair]
-        den = math.sqrt(float((a ** 2).sum()) * float((b ** 2).sum()))
-        corr = float((a * b).sum()) / den if den > 0 else float("nan")
+        a, b, where = e[:-1][pair], e[1:][pair], seq[:-1][pair]
         thr = LARGE * fits[name]["s1"]
         la, lb = np.sqrt((a ** 2).sum(1)) > thr, np.sqrt((b ** 2).sum(1)) > thr
-        p_large = float(np.concatenate([la, lb]).mean())
-        ratio = float(lb[la].mean()) / p_large if la.any() and p_large > 0 else float("nan")
+        # per-sequence sums: a.b, |a|^2, |b|^2, large at t, large at both, large at t or t', pairs
+        terms = np.stack([(a * b).sum(1), (a ** 2).sum(1), (b ** 2).sum(1), la, la & lb,
+                          la.astype(np.float64) + lb, np.ones(len(a))], axis=1)
+        sums = np.zeros((n_seq, terms.shape[1]))
+        np.add.at(sums, where, terms)
+
+        def stats(tot):                                                       # tot: (..., 7)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                corr = tot[..., 0] / np.sqrt(tot[..., 1] * tot[..., 2])
+                ratio = (tot[..., 4] / tot[..., 3]) / (tot[..., 5] / (2 * tot[..., 6]))
+            return corr, ratio
+
+        corr, ratio = stats(sums.sum(0))
+        rep_corr, rep_ratio = stats(weights @ sums)
+        c_lo, c_hi = percentile_interval(np.where(np.isfinite(rep_corr), rep_corr, np.nan))
+        r_lo, r_hi = percentile_interval(np.where(np.isfinite(rep_ratio), rep_ratio, np.nan))
         gaps = (frame[1:] - frame[:-1])[pair]
         out[name] = {"pairs": int(pair.sum()), "lag_frames": int(np.bincount(gaps).argmax()),
-                     "correlation": _num(corr), "large_fraction": _num(p_large),
-                     "large_after_large_ratio": _num(ratio)}
+                     "correlation": [_num(corr), _num(c_lo), _num(c_hi)],
+                     "large_fraction": _num(sums[:, 5].sum() / (2 * sums[:, 6].sum())),
+                     "large_after_large_ratio": [_num(ratio), _num(r_lo), _num(r_hi)]}
     return out
 
 
@@ -441,8 +459,8 @@ def calibrate(bench, run: Path, split: str = "train", allow_missing: bool = Fals
         "measured": measured,
         "by_level": level_rows,
         "simulated": measured_stats(sim_m, fits, levels, weights),
-        "persistence": {"measured": persistence(m, m.errors, fits),
-                        "simulated": persistence(m, sim, fits)},
+        "persistence": {"measured": persistence(m, m.errors, fits, weights),
+                        "simulated": persistence(m, sim, fits, weights)},
     }
     other = "test" if split == "train" else "train"
     try:
@@ -550,10 +568,9 @@ def calibration_md(doc: dict, provenance: dict) -> str:
         if "correlation" not in a:
             rows.append([s, str(a["pairs"]), "–", "–", "–", "–", "–"])
             continue
-        rows.append([s, str(a["pairs"]), str(a["lag_frames"]), f"{a['correlation']:.2f}",
-                     f"{b['correlation']:.2f}", f"{a['large_after_large_ratio']:.2f}"
-                     if a["large_after_large_ratio"] is not None else "–",
-                     f"{b['large_after_large_ratio']:.2f}" if b["large_after_large_ratio"] is not None else "–"])
+        rows.append([s, str(a["pairs"]), str(a["lag_frames"]), _ci(a["correlation"]),
+                     _ci(b["correlation"]), _ci(a["large_after_large_ratio"]),
+                     _ci(b["large_after_large_ratio"])])
     out += [md_table(["state", "pairs", "lag (frames)", "correlation measured", "simulated",
                       "P(large|large)/P(large) measured", "simulated"], rows), ""]
     if "skipped" in doc.get("check_split", {}):
