@@ -192,6 +192,14 @@ class NoiseSection:
     last detected position, or the root's position before any detection). Results are clipped
     to the image. Pixel values are for a 1000 px wide image and scale with the image width; the
     random stream is derived from the sequence id, so every model sees the same inputs.
+
+    Per joint state (the dataset's exclusive labels, e.g. as fitted by ``occpose-bench
+    calibrate-noise``), optional: ``body_*`` (``occluded_by_body``), ``object_*``
+    (``occluded_by_object``), ``out_of_frame_*`` -- ``_std``, ``_outlier_prob``,
+    ``_outlier_std`` -- replace ``occluded_std``/``outlier_prob``/``outlier_std`` for that
+    state; unset ones fall back to them. ``visible_outlier_prob``/``visible_outlier_std`` give
+    visible joints outliers too (unset: none). With none of them set the model, its random
+    draws and the stored configuration are exactly those of the five-field model.
     """
 
     visible_std: float = opt(3.0, min=0)
@@ -199,6 +207,34 @@ class NoiseSection:
     outlier_prob: float = opt(0.10, min=0, max=1)
     outlier_std: float = opt(60.0, min=0)
     dropout_prob: float = opt(0.05, min=0, max=1)
+    visible_outlier_prob: float | None = opt(None, min=0, max=1)
+    visible_outlier_std: float | None = opt(None, min=0)
+    body_std: float | None = opt(None, min=0)
+    body_outlier_prob: float | None = opt(None, min=0, max=1)
+    body_outlier_std: float | None = opt(None, min=0)
+    object_std: float | None = opt(None, min=0)
+    object_outlier_prob: float | None = opt(None, min=0, max=1)
+    object_outlier_std: float | None = opt(None, min=0)
+    out_of_frame_std: float | None = opt(None, min=0)
+    out_of_frame_outlier_prob: float | None = opt(None, min=0, max=1)
+    out_of_frame_outlier_std: float | None = opt(None, min=0)
+
+    def to_dict(self) -> dict:
+        """Plain dict of the fields, leaving out the per-state ones that are unset (so that a
+        configuration without them hashes, and is stored, as before they existed)."""
+        return noise_dict(self)
+
+
+NOISE_STATE_FIELDS = ("visible_outlier_prob", "visible_outlier_std",
+                      "body_std", "body_outlier_prob", "body_outlier_std",
+                      "object_std", "object_outlier_prob", "object_outlier_std",
+                      "out_of_frame_std", "out_of_frame_outlier_prob", "out_of_frame_outlier_std")
+
+
+def noise_dict(noise) -> dict:
+    """A :class:`NoiseSection` or dict of its fields -> plain dict without unset per-state fields."""
+    d = to_plain(noise) if not isinstance(noise, dict) else dict(noise)
+    return {k: v for k, v in d.items() if not (k in NOISE_STATE_FIELDS and v is None)}
 
 
 @dataclass
@@ -333,6 +369,7 @@ class Config:
     def to_dict(self) -> dict:
         d = to_plain(self)
         d.pop("source")
+        d["train"]["noise"] = noise_dict(d["train"]["noise"])
         return d
 
     def sha256(self) -> str:

@@ -15,7 +15,7 @@ import sys
 from ..errors import OccposeError
 
 COMMANDS = ("generate", "labels", "show", "sheet", "export", "convert", "merge", "train",
-            "evaluate", "image", "run", "inputs", "score", "verify")
+            "evaluate", "image", "run", "inputs", "score", "verify", "calibrate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,8 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _videopose3d_runs(args, device, num_joints) -> list:
-    from dataclasses import asdict
-
     from ..errors import OccposeError
     from ..harness.vp3d_checkpoint import load_videopose3d_run
     from .train import parse_widths, train_section
@@ -69,7 +67,7 @@ def _videopose3d_runs(args, device, num_joints) -> list:
     train = train_section(args, args.data)
     return [load_videopose3d_run(c, widths, device, num_joints, channels=args.channels,
                                  causal=args.causal, keypoints2d=args.keypoints2d or train.keypoints2d,
-                                 noise=asdict(train.noise))
+                                 noise=train.noise.to_dict())
             for c in args.videopose3d]
 
 

@@ -10,8 +10,9 @@ Library API (what ``occpose-bench train``/``evaluate``/``run`` call):
 
 Modules: ``settings`` (RunSettings), ``inputs`` (2D input sources, detector-noise model),
 ``data`` (windows, flips), ``inference`` (models from settings, whole-sequence prediction),
-``checkpoint``, ``train``, ``evaluate``, ``report``, ``device``, ``distributed``, ``toy``
-(tiny synthetic benchmarks for tests).
+``checkpoint``, ``train``, ``evaluate``, ``report``, ``device``, ``distributed``, ``calibrate``
+(fits the detector-noise model to an image model's detections, ``occpose-bench
+calibrate-noise``), ``toy`` (tiny synthetic benchmarks for tests).
 """
 
 from .evaluate import evaluate_runs

@@ -26,6 +26,15 @@ with ``width / 1000``):
 The same number of random draws is made whatever the parameters, so changing one parameter
 never reshuffles the others' streams. Without an ``occluded`` label (imported data) only
 ``out_of_frame`` joints count as hidden.
+
+Per joint state (:func:`joint_states`: visible, ``occluded_by_body``, ``occluded_by_object``,
+``out_of_frame``) the optional ``body_*``, ``object_*`` and ``out_of_frame_*`` fields of
+:class:`~occpose.config.NoiseSection` replace ``occluded_std`` and ``outlier_*`` in steps 2,
+and ``visible_outlier_*`` adds outliers to step 1 (fitted to an image model's detections by
+``occpose-bench calibrate-noise``, :mod:`occpose.harness.calibrate`). An occluded joint
+without a body/object label (imported data) keeps ``occluded_std`` and ``outlier_*``. The
+draws are the same ones in the same order, so without these fields the output is the
+five-field model's, bit for bit.
 """
 
 from __future__ import annotations
@@ -41,9 +50,14 @@ from ..errors import OccposeError
 from ..rng import key_rng
 
 __all__ = ["Keypoints2D", "parse_source", "detector_noise", "keypoints_2d", "normalized_keypoints",
-           "occlusion_vectors", "hidden_mask"]
+           "occlusion_vectors", "hidden_mask", "joint_states", "STATES", "state_parameters"]
 
 SOURCES = ("exact", "noise", "detector:RUN")
+# Codes of :func:`joint_states`; 4 = occluded without a body/object label (imported data).
+STATES = ("visible", "occluded_by_body", "occluded_by_object", "out_of_frame")
+OCCLUDED_UNLABELLED = 4
+# NoiseSection field prefix of each state code (None: the shared occluded_*/outlier_* fields).
+_STATE_PREFIX = ("visible", "body", "object", "out_of_frame", None)
 
 
 @dataclass
@@ -80,8 +94,48 @@ def hidden_mask(seq: PoseSequence) -> np.ndarray:
     return hidden
 
 
+def joint_states(seq: PoseSequence) -> np.ndarray:
+    """(T, J) int8 state code of every joint-frame, an index into :data:`STATES`.
+
+    Hidden joints are exactly :func:`hidden_mask`'s: ``out_of_frame`` (3) first, then
+    ``occluded_by_object`` (2), ``occluded_by_body`` (1), and 4 for an occluded joint that
+    carries neither label (imported data); every other joint is visible (0).
+    """
+    hidden = hidden_mask(seq)
+    states = np.zeros(hidden.shape, dtype=np.int8)
+    states[hidden] = OCCLUDED_UNLABELLED
+    for code, name in ((1, "occluded_by_body"), (2, "occluded_by_object"), (3, "out_of_frame")):
+        if name in seq.labels:
+            states[hidden & np.asarray(seq.labels[name], dtype=bool)] = code
+    return states
+
+
+def state_parameters(noise) -> np.ndarray:
+    """(5, 3) float64 (std, outlier_prob, outlier_std) per state code, unset fields resolved:
+    visible -> ``visible_std`` and no outliers unless ``visible_outlier_*``; the hidden states ->
+    their own fields, else ``occluded_std`` / ``outlier_prob`` / ``outlier_std``."""
+    get = noise.get if isinstance(noise, dict) else lambda k: getattr(noise, k, None)
+    shared = (get("occluded_std"), get("outlier_prob"), get("outlier_std"))
+    rows = []
+    for prefix in _STATE_PREFIX:
+        if prefix is None:
+            rows.append(shared)
+            continue
+        fallback = (get("visible_std"), 0.0, 0.0) if prefix == "visible" else shared
+        own = [get(f"{prefix}_std"), get(f"{prefix}_outlier_prob"), get(f"{prefix}_outlier_std")]
+        rows.append(tuple(f if v is None else v for v, f in zip(own, fallback)))
+    return np.array(rows, dtype=np.float64)
+
+
+def _per_state(noise) -> bool:
+    get = noise.get if isinstance(noise, dict) else lambda k: getattr(noise, k, None)
+    from ..config import NOISE_STATE_FIELDS
+
+    return any(get(k) is not None for k in NOISE_STATE_FIELDS)
+
+
 def detector_noise(pixels: np.ndarray, hidden: np.ndarray, width: int, height: int, noise,
-                   rng: np.random.Generator) -> Keypoints2D:
+                   rng: np.random.Generator, states: np.ndarray | None = None) -> Keypoints2D:
     """Simulated detector output (module docstring).
 
     Args:
@@ -90,6 +144,9 @@ def detector_noise(pixels: np.ndarray, hidden: np.ndarray, width: int, height: i
         width, height: image size in pixels.
         noise: a :class:`~occpose.config.NoiseSection` or a dict with its fields.
         rng: the sequence's generator.
+        states: (T, J) codes of :func:`joint_states` (``states != 0`` must equal ``hidden``);
+            needed only by the per-state fields (without it every hidden joint uses the shared
+            ``occluded_std`` / ``outlier_*``).
     Returns:
         :class:`Keypoints2D` with float32 pixels.
     """
@@ -103,10 +160,19 @@ def detector_noise(pixels: np.ndarray, hidden: np.ndarray, width: int, height: i
     u_outlier = rng.random((t, j))
     u_dropout = rng.random((t, j))
 
-    std = np.where(hidden, get("occluded_std"), get("visible_std")) * s          # (T, J)
-    out = pixels + base * std[..., None]
-    outlier = hidden & (u_outlier < get("outlier_prob"))
-    out = out + outlier[..., None] * out_noise * (get("outlier_std") * s)
+    if _per_state(noise):
+        if states is None:
+            states = np.where(hidden, OCCLUDED_UNLABELLED, 0).astype(np.int8)
+        table = state_parameters(noise)[np.asarray(states, dtype=np.intp)]           # (T, J, 3)
+        std = table[..., 0] * s
+        out = pixels + base * std[..., None]
+        outlier = u_outlier < table[..., 1]
+        out = out + outlier[..., None] * out_noise * (table[..., 2] * s)[..., None]
+    else:   # the five-field model, expression for expression
+        std = np.where(hidden, get("occluded_std"), get("visible_std")) * s          # (T, J)
+        out = pixels + base * std[..., None]
+        outlier = hidden & (u_outlier < get("outlier_prob"))
+        out = out + outlier[..., None] * out_noise * (get("outlier_std") * s)
     dropped = hidden & (u_dropout < get("dropout_prob"))
     # Hold: index of the last non-dropped frame per joint (-1 before any detection).
     frames = np.where(~dropped, np.arange(t)[:, None], -1)                        # (T, J)
@@ -154,8 +220,9 @@ def keypoints_2d(seq: PoseSequence, source: str, noise=None) -> Keypoints2D:
     if noise is None:
         from ..config import NoiseSection
         noise = NoiseSection()
-    return detector_noise(seq.joints_2d, hidden_mask(seq), seq.width, seq.height, noise,
-                          key_rng("keypoints2d-noise", seq.id))
+    states = joint_states(seq)
+    return detector_noise(seq.joints_2d, states != 0, seq.width, seq.height, noise,
+                          key_rng("keypoints2d-noise", seq.id), states)
 
 
 def normalized_keypoints(seq: PoseSequence, source: str, noise=None) -> np.ndarray:

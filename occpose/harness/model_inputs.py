@@ -37,7 +37,7 @@ an external model sees exactly the inputs occpose's own models see (tested).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, is_dataclass
+from dataclasses import is_dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +73,7 @@ def model_inputs(bench, split: str = "test", source: str = "exact", noise=None) 
 
         noise = NoiseSection()
     if is_dataclass(noise):
-        noise = asdict(noise)
+        noise = noise.to_dict()
     out: dict[str, np.ndarray] = {
         "ids": np.array([e.id for e in entries]),
         "subjects": np.array([e.subject for e in entries]),

@@ -39,7 +39,7 @@ def _augment_defaults() -> dict:
 def _noise_defaults() -> dict:
     from ..config import NoiseSection
 
-    return asdict(NoiseSection())
+    return NoiseSection().to_dict()
 
 
 @dataclass
@@ -100,7 +100,7 @@ class RunSettings:
                     channels=train.channels, dropout=train.dropout, causal=train.causal,
                     keypoints2d=train.keypoints2d, occlusion_labels=train.occlusion_labels,
                     lambda_pose=train.lambda_pose, lambda_occ=train.lambda_occ,
-                    noise=asdict(train.noise), bn_stats=train.bn_stats,
+                    noise=train.noise.to_dict(), bn_stats=train.bn_stats,
                     validation=train.validation)
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
