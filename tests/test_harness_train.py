@@ -138,6 +138,24 @@ def test_epoch_has_every_window_plain_and_flipped(data, tmp_path):
     assert {"train_eval_mpjpe_mm", "time_s"} <= r.metrics[0].keys()
 
 
+def test_schedule_and_partial_batch_as_videopose3d(data, tmp_path):
+    """run.py trains epoch e (from 0) at lr·decay^e and BatchNorm momentum m(e) (it decays both
+    after an epoch, so the first epoch runs at the initial values) and keeps the last, partial
+    batch of the epoch."""
+    import math
+
+    train, _ = data
+    frames = sum(s.n_frames for s in train)
+    batch = 37
+    assert (2 * frames) % batch > 1                            # a partial last batch exists
+    r = train_model(train, None, _settings(epochs=3, batch_size=batch, lr=2e-3, lr_decay=0.9),
+                    tmp_path / "r", progress=False)
+    assert [m["lr"] for m in r.metrics] == pytest.approx([2e-3, 1.8e-3, 1.62e-3])
+    assert [m["bn_momentum"] for m in r.metrics] == pytest.approx(
+        [0.1 * math.exp(-e / 3 * math.log(100)) for e in range(3)])
+    assert all(m["samples"] == 2 * frames for m in r.metrics)
+
+
 def test_epoch_windows_are_the_plain_and_mirrored_windows(data):
     from occpose.harness.data import WindowSet, flip_poses, prepare
     from occpose.harness.train import EpochWindows
