@@ -64,6 +64,7 @@ class RunOptions:
     progress: bool = True
     force_size: bool = False       # go ahead when the size estimate says it cannot fit
     overlap: bool = True           # render in a child process while the models train
+    train_workers: int = 0         # runs trained at once on the CPU, one torch thread each (0 = CPUs)
 
 
 def _log(msg: str) -> None:
@@ -207,7 +208,8 @@ def _steps(cfg: Config, opts: RunOptions, preset: Path, out: Path, use_blender: 
     from .dataset import open_benchmark
     from .dataset.poses import from_benchmark
     from .generate import generate
-    from .harness import RunSettings, evaluate_runs, split_sequences, train_model
+    from .harness import RunSettings, evaluate_runs, split_sequences
+    from .harness.parallel import TrainJob, train_runs
     from .harness.report import main_table
     from .occlusion.agreement.scoring import agreement_report, format_summary, write_report
 
@@ -239,16 +241,12 @@ def _steps(cfg: Config, opts: RunOptions, preset: Path, out: Path, use_blender: 
         return split_sequences(from_benchmark(b, b.select(split=split)), split)
 
     t = time.perf_counter()
-    train_seqs = load_split(bench, "train")
-    runs = []
-    for model in cfg.train.models:
-        for seed in cfg.train.seeds:
-            run_dir = out / "runs" / f"{model}-s{seed}"
-            _log(f"4/5 training {model} seed {seed} -> {run_dir}")
-            settings = RunSettings.from_train_section(cfg.train, model, seed).validate()
-            train_model(train_seqs, None, settings, run_dir, device=opts.device,
-                        progress=opts.progress)
-            runs.append(run_dir)
+    jobs = [TrainJob(str(out / "benchmark"), "train",
+                     RunSettings.from_train_section(cfg.train, model, seed).validate(),
+                     str(out / "runs" / f"{model}-s{seed}"))
+            for model in cfg.train.models for seed in cfg.train.seeds]
+    runs = train_runs(jobs, device=opts.device, workers=opts.train_workers, progress=opts.progress,
+                      log=_log)
     timings["train"] = time.perf_counter() - t
 
     if render is not None:
@@ -269,16 +267,13 @@ def _steps(cfg: Config, opts: RunOptions, preset: Path, out: Path, use_blender: 
         raise OccposeError(f"{test_dir}: no test-split sequences to evaluate on")
     if image_runs:
         t = time.perf_counter()
-        rendered_train = load_split(test_bench, "train")
-        for label, image_run in image_runs.items():
-            for seed in cfg.train.seeds:
-                run_dir = out / "runs" / f"tcn-detector-{image_run.name}-s{seed}"
-                _log(f"4/5 training tcn on image-model ({label}) 2D detections, seed {seed} -> {run_dir}")
-                settings = RunSettings.from_train_section(
-                    cfg.train, "tcn", seed, keypoints2d=f"detector:{image_run}").validate()
-                train_model(rendered_train, None, settings, run_dir, device=opts.device,
-                            progress=opts.progress)
-                runs.append(run_dir)
+        _log("4/5 the TCN on the image models' 2D detections of the rendered train subjects")
+        jobs = [TrainJob(str(test_dir), "train", RunSettings.from_train_section(
+                    cfg.train, "tcn", seed, keypoints2d=f"detector:{image_run}").validate(),
+                         str(out / "runs" / f"tcn-detector-{image_run.name}-s{seed}"))
+                for image_run in image_runs.values() for seed in cfg.train.seeds]
+        runs += train_runs(jobs, device=opts.device, workers=opts.train_workers,
+                           progress=opts.progress, log=_log)
         timings["train_detector"] = time.perf_counter() - t
 
     t = time.perf_counter()

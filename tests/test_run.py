@@ -80,12 +80,13 @@ def _tree_bytes(root):
 
 @pytest.mark.blender
 def test_run_renders_beside_training_same_bytes(tmp_path, capsys):
-    """The Blender render runs in a child process while the models train; the outputs are the
-    bytes of a run that renders first (--sequential)."""
+    """The Blender render runs in a child process while the models train (two at a time); the
+    outputs are the bytes of a run that renders first and trains one run at a time."""
     pytest.importorskip("bpy")
     small = [*REDUCED, "--set", "render.resolution=[64, 64]", "--set", "render.frame_stride=20"]
     outs = {}
-    for name, extra in (("overlap", []), ("sequential", ["--sequential"])):
+    for name, extra in (("overlap", ["--train-workers", "2"]),
+                        ("sequential", ["--sequential", "--train-workers", "1"])):
         out = tmp_path / name
         assert main(["run", "--preset", "quick", "--out", str(out), "--backend", "blender",
                      "--quiet", "--workers", "1", *small, *extra]) == 0

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--workers", type=nonnegative_int, default=0, help="generation processes (0 = cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--train-workers", type=nonnegative_int, default=0, metavar="N",
+                   help="runs trained at once on the CPU, one torch thread each (default 0: one "
+                        "per CPU); the checkpoints do not depend on it")
     p.add_argument("--sequential", action="store_true",
                    help="render in the foreground after the labels step instead of in a child "
                         "process beside generation and training (same outputs, slower)")
@@ -41,5 +44,6 @@ def run(args: argparse.Namespace) -> int:
     run_pipeline(RunOptions(preset=args.preset, out=out, backend=args.backend, seed=args.seed,
                             overrides=args.overrides, device=args.device, blender=args.blender,
                             workers=args.workers, progress=not args.quiet,
-                            force_size=args.force_size, overlap=not args.sequential))
+                            force_size=args.force_size, overlap=not args.sequential,
+                            train_workers=args.train_workers))
     return 0
