@@ -17,7 +17,8 @@ Steps (each resumes when rerun with the same arguments):
 4. ``OUT/runs/<model>-s<seed>`` -- every model of ``[train].models`` for every seed of
    ``[train].seeds``, trained on the train subjects of the analytic benchmark (with the image
    stage also ``tcn-detector-<image run>-s<seed>``: the TCN trained on the image model's 2D
-   detections of the rendered train subjects);
+   detections of the rendered train subjects); on the CPU several runs at once, one process and
+   one torch thread each (:mod:`occpose.harness.parallel`, ``train_workers``);
 5. ``OUT/results``    -- evaluation of every run per occlusion level on the test subjects (the
    Blender-rendered benchmark when there is one), with report and plots;
 6. ``OUT/summary.md`` -- the headline tables and where everything is.
