@@ -173,7 +173,15 @@ def segments_within_pairs(origin: np.ndarray, u: np.ndarray, length: np.ndarray,
     f = np.einsum("ni,ni->n", d2, w)
     b = np.einsum("ni,ni->n", u, d2)
     c = np.einsum("ni,ni->n", u, w)
-    length = np.maximum(length, 0.0)
+    s, t = _closest_parameters(e, f, b, c, np.maximum(length, 0.0))
+    gap = (origin + s[:, None] * u) - (p0 + t[:, None] * d2)
+    return np.einsum("ni,ni->n", gap, gap) <= np.square(np.maximum(radius, 0.0)) * (radius >= 0)
+
+
+def _closest_parameters(e, f, b, c, length):
+    """Parameters (s along the ray, clamped to [0, length]; t along the segment, clamped to
+    [0, 1]) of the closest points of rays and segments, from the dot products of
+    :func:`segments_within` (any broadcastable shapes)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         denom = e - b * b
         s = np.where(denom > 1e-12 * np.maximum(e, 1e-30), (b * f - c * e) / denom, 0.0)
@@ -183,8 +191,7 @@ def segments_within_pairs(origin: np.ndarray, u: np.ndarray, length: np.ndarray,
         s = np.where(below, np.clip(-c, 0.0, length), s)
         s = np.where(above, np.clip(b - c, 0.0, length), s)
         t = np.clip(t, 0.0, 1.0)
-    gap = (origin + s[:, None] * u) - (p0 + t[:, None] * d2)
-    return np.einsum("ni,ni->n", gap, gap) <= np.square(np.maximum(radius, 0.0)) * (radius >= 0)
+    return s, t
 
 
 def segments_within_frames(origin: np.ndarray, u: np.ndarray, length: np.ndarray, p0: np.ndarray,
@@ -197,16 +204,7 @@ def segments_within_frames(origin: np.ndarray, u: np.ndarray, length: np.ndarray
     f = np.einsum("foi,foi->fo", d2, w)[:, None]
     b = u @ d2.transpose(0, 2, 1)  # (F, R, O)
     c = u @ w.transpose(0, 2, 1)
-    length = np.maximum(length, 0.0)[..., None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        denom = e - b * b
-        s = np.where(denom > 1e-12 * np.maximum(e, 1e-30), (b * f - c * e) / denom, 0.0)
-        s = np.clip(np.where(e > 0, s, -c), 0.0, length)
-        t = np.where(e > 0, (b * s + f) / e, 0.0)
-        below, above = t < 0, t > 1
-        s = np.where(below, np.clip(-c, 0.0, length), s)
-        s = np.where(above, np.clip(b - c, 0.0, length), s)
-        t = np.clip(t, 0.0, 1.0)
+    s, t = _closest_parameters(e, f, b, c, np.maximum(length, 0.0)[..., None])
     gap = (origin + s[..., None] * u[:, :, None]) - (p0[:, None] + t[..., None] * d2[:, None])
     return np.einsum("froi,froi->fro", gap, gap) <= np.square(np.maximum(radius, 0.0)) * (radius >= 0)
 
