@@ -57,9 +57,15 @@ def blender_command(blender: str, argv: list[str]) -> list[str]:
     head = [blender, "-b", "--factory-startup", "--python-exit-code", "1"]
     if SCRIPT.is_file():
         return [*head, "-P", str(SCRIPT), "--", *argv]
-    boot = (f"import sys; sys.path.append({str(ROOT)!r}); from blender_addon.pipeline import main; "
+    return [*head, "--python-expr", _bootstrap("append"), "--", *argv]
+
+
+def _bootstrap(how: str) -> str:
+    """Python code that puts occpose's folder on ``sys.path`` (``append`` or ``prepend``) and runs
+    the renderer on the arguments after ``--``."""
+    add = f"sys.path.append({str(ROOT)!r})" if how == "append" else f"sys.path.insert(0, {str(ROOT)!r})"
+    return (f"import sys; {add}; from blender_addon.pipeline import main; "
             f"sys.exit(main(sys.argv[sys.argv.index('--') + 1:]))")
-    return [*head, "--python-expr", boot, "--", *argv]
 
 
 def run(argv: list[str], blender: str | None = None) -> int:
@@ -83,9 +89,7 @@ def start(argv: list[str], log: Path, blender: str | None = None) -> subprocess.
     this interpreter) or else a Blender executable on PATH. Returns the running process.
     """
     if blender is None and has_bpy():
-        boot = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from blender_addon.pipeline import "
-                f"main; sys.exit(main(sys.argv[sys.argv.index('--') + 1:]))")
-        cmd = [sys.executable, "-c", boot, "--", *argv]
+        cmd = [sys.executable, "-c", _bootstrap("prepend"), "--", *argv]
     else:
         cmd = blender_command(find_blender(blender), argv)
     log.parent.mkdir(parents=True, exist_ok=True)

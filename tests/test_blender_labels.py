@@ -205,6 +205,20 @@ def _per_frame_counts(scene, caster, targets, frames):
     return np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
 
 
+def _clip_path_equals_per_frame(scene, cfg, inputs, n_frames):
+    """Assert that a caster reading the animation labels frames 0..n_frames-1 with the per-frame
+    path's counts; returns those counts."""
+    params = sequence.visibility_params(cfg)
+    targets = labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params)
+    new = sequence.ray_caster(scene, inputs, params)
+    assert new.reads_animation()
+    b = new.clip_counts(targets)
+    a = _per_frame_counts(scene, sequence.ray_caster(scene, inputs, params), targets, range(n_frames))
+    np.testing.assert_array_equal(b[0], a[0])
+    np.testing.assert_array_equal(b[1], a[1])
+    return a
+
+
 def test_clip_path_equals_per_frame_path(tmp_path):
     """BatchRayCaster.clip_counts (transforms and shape keys read from the animation data, no
     frame_set, numpy bundle/box culling, two rounds of casts) gives the per-frame path's counts
@@ -310,15 +324,8 @@ def test_clip_path_reads_euler_and_scale_keys(tmp_path):
         obj.keyframe_insert("rotation_euler", frame=f)
         obj.keyframe_insert("scale", frame=f)
     scene.frame_set(0)
-    params = sequence.visibility_params(cfg)
-    targets = labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params)
-    new = sequence.ray_caster(scene, inputs, params)
-    assert new.reads_animation()
-    b = new.clip_counts(targets)
-    a = _per_frame_counts(scene, sequence.ray_caster(scene, inputs, params), targets, range(8))
+    a = _clip_path_equals_per_frame(scene, cfg, inputs, 8)
     assert a[1].any()
-    np.testing.assert_array_equal(b[0], a[0])
-    np.testing.assert_array_equal(b[1], a[1])
 
 
 def test_clip_path_frames_beyond_the_scene_range(tmp_path):
@@ -327,11 +334,4 @@ def test_clip_path_frames_beyond_the_scene_range(tmp_path):
     cfg, inputs, scene = built(tmp_path, frames=12)
     scene.frame_start, scene.frame_end = 5, 6  # the bounds from this range miss frames 0-4, 7-11
     scene.frame_set(5)
-    params = sequence.visibility_params(cfg)
-    targets = labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params)
-    new = sequence.ray_caster(scene, inputs, params)
-    assert new.reads_animation()
-    b = new.clip_counts(targets)
-    a = _per_frame_counts(scene, sequence.ray_caster(scene, inputs, params), targets, range(12))
-    np.testing.assert_array_equal(b[0], a[0])
-    np.testing.assert_array_equal(b[1], a[1])
+    _clip_path_equals_per_frame(scene, cfg, inputs, 12)

@@ -7,6 +7,7 @@ import pytest
 from occpose.cli import main
 
 from .conftest import REPO
+from .hardening import tree_bytes
 
 REDUCED = [
     "--set", "benchmark.frames=40", "--set", 'benchmark.actions=["walk"]',
@@ -73,11 +74,6 @@ def test_run_with_blender_and_image_stage(tmp_path):
     assert "Image model" in (out / "summary.md").read_text()
 
 
-def _tree_bytes(root):
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.startswith(".")}
-
-
 @pytest.mark.blender
 def test_run_renders_beside_training_same_bytes(tmp_path, capsys):
     """The Blender render runs in a child process while the models train (two at a time); the
@@ -96,7 +92,7 @@ def test_run_renders_beside_training_same_bytes(tmp_path, capsys):
     a, b = outs["overlap"], outs["sequential"]
     assert (a / "logs" / "render.log").read_text().count(" frames rendered, mask occlusion") == 8
     assert not (b / "logs" / "render.log").exists()
-    assert _tree_bytes(a / "rendered") == _tree_bytes(b / "rendered")
+    assert tree_bytes(a / "rendered") == tree_bytes(b / "rendered")
     assert (a / "results" / "results.csv").read_bytes() == (b / "results" / "results.csv").read_bytes()
     for run in ("tcn-s0", "tcn-occ1-s0", "linear-s0"):
         assert (a / "runs" / run / "checkpoint.pt").read_bytes() == (b / "runs" / run / "checkpoint.pt").read_bytes()
