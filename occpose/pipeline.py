@@ -99,18 +99,22 @@ def _render_argv(cfg: Config, opts: RunOptions, preset: Path, out: Path) -> list
 
 
 class _Render:
-    """The Blender stage: in a child process beside the training (``overlap``), its output in
-    ``OUT/logs/render.log``, or in the foreground."""
+    """The Blender stage into ``OUT/rendered``: in a child process beside the training
+    (``overlap``), its output in ``OUT/logs/render.log``, or in the foreground."""
 
-    def __init__(self, cfg: Config, opts: RunOptions, preset: Path, out: Path, log: Path):
+    def __init__(self, cfg: Config, opts: RunOptions, preset: Path, out: Path):
         from . import blender_backend
 
-        self.out, self.log, self.t0 = out, log, time.perf_counter()
-        argv = _render_argv(cfg, opts, preset, out)
+        self.out, self.log = out / "rendered", out / "logs" / "render.log"
+        what = "all" if cfg.image.in_run else "the test"
+        _log(f"3/5 rendering {what} subjects with Blender into {self.out}"
+             + (f", in the background while the next steps run (log: {self.log})" if opts.overlap else ""))
+        self.t0 = time.perf_counter()
+        argv = _render_argv(cfg, opts, preset, self.out)
         self.proc = None
         if opts.overlap:
             # the log keeps the per-sequence lines whatever --quiet says
-            self.proc = blender_backend.start(argv, log, blender=opts.blender)
+            self.proc = blender_backend.start(argv, self.log, blender=opts.blender)
             self.code = None
         else:
             self.code = blender_backend.run(argv + ([] if opts.progress else ["--quiet"]),
@@ -193,10 +197,7 @@ def run_pipeline(opts: RunOptions) -> dict:
                           f"{opts.backend} and no Blender was found (install the bpy module)")
     try:
         if use_blender and opts.overlap:  # the render needs nothing from the steps before it
-            log = out / "logs" / "render.log"
-            _log(f"3/5 rendering {'all' if cfg.image.in_run else 'the test'} subjects with Blender "
-                 f"into {out / 'rendered'}, in the background while the next steps run (log: {log})")
-            render = _Render(cfg, opts, preset, out / "rendered", log)
+            render = _Render(cfg, opts, preset, out)
         summary = _steps(cfg, opts, preset, out, use_blender, render, timings, t_start)
     finally:
         if render is not None:
@@ -232,9 +233,7 @@ def _steps(cfg: Config, opts: RunOptions, preset: Path, out: Path, use_blender: 
 
     test_dir = out / "benchmark"
     if use_blender and render is None:
-        _log(f"3/5 rendering {'all' if cfg.image.in_run else 'the test'} subjects with Blender "
-             f"into {out / 'rendered'}")
-        render = _Render(cfg, opts, preset, out / "rendered", out / "logs" / "render.log")
+        render = _Render(cfg, opts, preset, out)
     elif not use_blender:
         _log("3/5 Blender rendering skipped (--backend analytic or no Blender found)")
 
