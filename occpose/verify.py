@@ -106,5 +106,7 @@ def verify_benchmark(bench, listing: dict[str, str], split: str = "test") -> tup
         actual = sha256_file(path)
         checked += 1
         if actual != listing[rel]:
-            return Mismatch(rel, f"sha256 {actual[:12]}… differs from the list's {listing[rel][:12]}…"), checked
+            return Mismatch(rel, f"sha256 {actual[:12]}… differs from the list's {listing[rel][:12]}… "
+                                 f"(generated with other BLAS kernels or CPU? docs/standard.md, "
+                                 f"'Versions and reproducibility')"), checked
     return None, checked

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import occpose  # noqa: F401  (first: it pins OpenBLAS's kernels before numpy loads them)
 import numpy as np
 import pytest
 
