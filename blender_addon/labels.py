@@ -266,6 +266,20 @@ def _ray_axis(rel: np.ndarray, u: np.ndarray, axis: np.ndarray, ee: np.ndarray,
     return a_rel, np.einsum("ni,ni->n", gap, gap), s
 
 
+def _decide(ray: np.ndarray, is_occ: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple:
+    """The rays (sorted) of (ray, object) pairs, whether each is decided without a cast and
+    whether an object blocks it first: blocked if a pair certainly hits (hi < inf), first by an
+    object (a body) if that kind's certain hit comes SURE before every lo of the other kind."""
+    by_ray = np.argsort(ray, kind="stable")
+    ray_s = ray[by_ray]
+    starts = np.flatnonzero(np.r_[True, ray_s[1:] != ray_s[:-1]])
+    bounds = np.stack([np.where(is_occ, hi, np.inf), np.where(is_occ, lo, np.inf),
+                       np.where(is_occ, np.inf, hi), np.where(is_occ, np.inf, lo)])
+    obj_hi, obj_lo, body_hi, body_lo = np.minimum.reduceat(bounds[:, by_ray], starts, axis=1)
+    obj_first = obj_hi + SURE < body_lo
+    return ray_s[starts], obj_first | (body_hi + SURE < obj_lo), obj_first
+
+
 def _capsule_entry(rel: np.ndarray, u: np.ndarray, axis: np.ndarray, ee: np.ndarray,
                    radius: np.ndarray) -> np.ndarray:
     """(N,) a lower bound of where rays (camera centre ``rel`` relative to the axis start, unit
@@ -1040,35 +1054,34 @@ class BatchRayCaster:
         visits = np.unique(fo[keep & (self.keyed & ~quiet)[o_idx]])  # sorted: frame, then object
         # per pair: lo, a distance before which it cannot hit; hi, one by which it certainly
         # hits (SURE before its stop), else inf (see _capsule_pairs and _box_pairs)
-        cap = keep & capsule[o_idx]
-        parts = [self._capsule_pairs(np.nonzero(cap)[0], f_idx, r_idx, o_idx, u, stop, solids, tables,
-                                     sc_rot, loc, scale),
-                 self._box_pairs(np.nonzero(keep & ~cap)[0], f_idx, r_idx, o_idx, u, stop, solids, rot,
-                                 loc, scale, box_lo, box_hi)]
+        capsule_pairs = self._capsule_pairs(np.nonzero(capsule[o_idx])[0], keep, k, f_idx, r_idx, o_idx,
+                                            u, stop, solids, tables, sc_rot, loc, scale)
+        parts = [capsule_pairs, self._box_pairs(np.nonzero(keep & ~capsule[o_idx])[0], f_idx, r_idx, o_idx,
+                                                u, stop, solids, rot, loc, scale, box_lo, box_hi)]
         pairs = np.concatenate([p[0] for p in parts])
         if not len(pairs):
             return blocked, by_object
         lo = np.concatenate([p[1] for p in parts])
         hi = np.concatenate([p[2] for p in parts])
-        # a ray is blocked if one of its pairs certainly hits, and first by an object (a body)
-        # if that kind's certain hit comes SURE before the other kind's lo
         ray = f_idx[pairs] * (n_j * k) + r_idx[pairs]
         is_occ = self.is_occluder[o_idx[pairs]]
-        by_ray = np.argsort(ray, kind="stable")
-        ray_s = ray[by_ray]
-        starts = np.flatnonzero(np.r_[True, ray_s[1:] != ray_s[:-1]])
-        bounds = np.stack([np.where(is_occ, hi, np.inf), np.where(is_occ, lo, np.inf),
-                           np.where(is_occ, np.inf, hi), np.where(is_occ, np.inf, lo)])
-        obj_hi, obj_lo, body_hi, body_lo = np.minimum.reduceat(bounds[:, by_ray], starts, axis=1)
-        obj_first = obj_hi + SURE < body_lo
-        decided = obj_first | (body_hi + SURE < obj_lo)
-        rays_u = ray_s[starts]
+        rays_u, decided, obj_first = _decide(ray, is_occ, lo, hi)
+        undecided = np.zeros(n_f * n_j * k, bool)
+        undecided[rays_u[~decided]] = True
+        n_cap = len(capsule_pairs[0])
+        again = np.nonzero(undecided[ray[:n_cap]])[0]
+        if len(again):  # a better lo of their capsule pairs: their rays' entries
+            lo[again] = capsule_pairs[3](again)
+            redo = np.nonzero(undecided[ray])[0]
+            rays_r, dec_r, first_r = _decide(ray[redo], is_occ[redo], lo[redo], hi[redo])
+            undecided[rays_r[dec_r]] = False
+            rays_u = np.concatenate([rays_u[decided], rays_r[dec_r]])
+            obj_first = np.concatenate([obj_first[decided], first_r[dec_r]])
+            decided = np.ones(len(rays_u), bool)
         ray_blocked = np.zeros(n_f * n_j * k, bool)
         first_obj = np.zeros(n_f * n_j * k, bool)
         ray_blocked[rays_u[decided]] = True
         first_obj[rays_u[decided & obj_first]] = True
-        undecided = np.zeros(n_f * n_j * k, bool)
-        undecided[rays_u[~decided]] = True
         cast = undecided[ray]
         trees = self._slot_trees(visits, np.unique(fo[pairs[cast]]), n_o, values)
         if cast.any():
@@ -1088,16 +1101,19 @@ class BatchRayCaster:
         sigs = np.array(list(b.shapes), np.float64)  # (cached, keys)
         return bool((np.abs(table[:, None] - sigs[None]) <= KEY_SLACK).all(axis=2).any(axis=1).all())
 
-    def _capsule_pairs(self, sel, f_idx, r_idx, o_idx, u, stop, solids, tables, sc_rot, loc, scale):
+    def _capsule_pairs(self, sel, keep, k, f_idx, r_idx, o_idx, u, stop, solids, tables, sc_rot, loc,
+                       scale):
         """(pairs kept, lo, hi) of the pairs ``sel`` on objects with a certified capsule
         (:class:`_Solid`), in the world frame: the outer capsule (every vertex within its radius
         of its axis, scaled by the largest scale) culls the pair unless the ray comes within it
         before its stop, and the ray's entry into it (or the camera centre's distance to it) is
         lo; when the camera centre is out of it, the ray's point nearest the inner capsule's
         axis up to its last distance, if inside (radius rho scaled by the smallest scale), lies
-        in a ball inside the mesh: the ray's entry into that ball is hi."""
+        in a ball inside the mesh: the ray's entry into that ball is hi. ``sel``: whole bundles
+        (K pairs each, in order), kept where ``keep``. Also returns a function giving a better lo
+        of some of the kept pairs (their rays' entry into the outer capsule)."""
         if not len(sel):
-            return sel, np.empty(0), np.empty(0)
+            return sel, np.empty(0), np.empty(0), None
         objs = np.unique(o_idx[sel])
         n_o, n_f = len(self.objects), sc_rot.shape[1]
         ends = np.zeros((4, n_o, n_f, 3))  # outer axis, inner axis (object frame)
@@ -1127,15 +1143,24 @@ class BatchRayCaster:
         slot_lo = np.sqrt(np.einsum("ofi,ofi->of", gap0, gap0)) - r_out
         where = np.zeros(n_o, np.int64)
         where[objs] = np.arange(len(objs))
-        oi, fi = where[o_idx[sel]], f_idx[sel]
-        uu, st = u[fi, r_idx[sel]], stop[sel]
-        d2, w_ = axis[oi, fi], rel[oi, fi]
-        ro = r_out[oi, fi]
-        _, gap2, _ = _ray_axis(w_, uu, d2, ee[oi, fi], st + CULL_MARGIN)
-        k_ = np.nonzero(gap2 <= ro * ro)[0]
-        sel, oi, fi, uu, st = sel[k_], oi[k_], fi[k_], uu[k_], st[k_]
+        # the K rays of each (frame, joint, object) bundle at once: the pairs come K by K
+        n_k = k
+        tri = sel[::n_k] // n_k
+        ot, ft = where[o_idx[tri * n_k]], f_idx[tri * n_k]
+        uu = u.reshape(n_f, -1, n_k, 3)[ft, r_idx[tri * n_k] // n_k]  # (T, K, 3)
+        st = stop.reshape(-1, n_k)[tri]
+        d2, w_, e_t = axis[ot, ft], rel[ot, ft], ee[ot, ft]
+        s_, t_ = _closest_parameters(e_t[:, None], np.einsum("ti,ti->t", d2, w_)[:, None],
+                                     np.einsum("tki,ti->tk", uu, d2), np.einsum("tki,ti->tk", uu, w_),
+                                     st + CULL_MARGIN)
+        gap = w_[:, None] + s_[..., None] * uu - t_[..., None] * d2[:, None]  # ray minus axis point
+        gap2 = np.einsum("tki,tki->tk", gap, gap)
+        ro = r_out[ot, ft]
+        kept = (gap2 <= (ro * ro)[:, None]) & keep.reshape(-1, n_k)[tri]
+        t_i, k_i = np.nonzero(kept)
+        sel = tri[t_i] * n_k + k_i
+        oi, fi, uu, st = ot[t_i], ft[t_i], uu[t_i, k_i], st[t_i, k_i]
         out_lo = slot_lo[oi, fi]
-        lo = np.maximum(np.maximum(out_lo, _capsule_entry(w_[k_], uu, d2[k_], ee[oi, fi], ro[k_])), 0.0)
         hi = np.full(len(sel), np.inf)
         ri = r_in[oi, fi]
         last = st - SURE
@@ -1150,7 +1175,13 @@ class BatchRayCaster:
             ok = (gap2_i < ri2) & (s_i > 0) & (line2 < ri2)
             entry = np.clip(s_p - np.sqrt(np.maximum(ri2 - line2, 0.0)), 0.0, last[cand])
             hi[cand[ok]] = entry[ok]
-        return sel, lo, hi
+
+        def entries(idx):  # lo of the pairs idx: also the ray's entry into the outer capsule
+            o_, f_ = oi[idx], fi[idx]
+            return np.maximum(out_lo[idx], _capsule_entry(rel[o_, f_], uu[idx], axis[o_, f_], ee[o_, f_],
+                                                          r_out[o_, f_]))
+
+        return sel, np.maximum(out_lo, 0.0), hi, entries
 
     def _box_pairs(self, sel, f_idx, r_idx, o_idx, u, stop, solids, rot, loc, scale, box_lo, box_hi):
         """(pairs kept, lo, hi) of the pairs ``sel`` in the object frame (float64 maps from the
@@ -1158,7 +1189,7 @@ class BatchRayCaster:
         ray enters it before its stop, and its entry is lo; a certified inner box (boxes) gives
         hi. A slot with a zero scale keeps its pairs, uncertified (cast as frame_counts)."""
         if not len(sel):
-            return sel, np.empty(0), np.empty(0)
+            return sel, np.empty(0), np.empty(0), None
         fi, oi = f_idx[sel], o_idx[sel]
         sc = scale[oi, fi]
         with np.errstate(divide="ignore"):
@@ -1181,7 +1212,7 @@ class BatchRayCaster:
             good = (e_in < e_out) & (e_in > 0) & (e_in < st[cert] - SURE)
             hi[cert[good]] = e_in[good]
         t_in = np.where(regular, t_in, 0.0)
-        return sel[kept], t_in[kept], hi[kept]
+        return sel[kept], t_in[kept], hi[kept], None
 
     def _slot_trees(self, visits: np.ndarray, cast_slots: np.ndarray, n_o: int, values: list) -> dict:
         """slot -> tree (_Blocker.tree_at) of the (frame, object) slots ``cast_slots``. tree_at
