@@ -525,6 +525,7 @@ class _Blocker:
     motion: "_Motion | None" = None  # set when the clip path may read this object (see _Motion)
     built: dict = field(default_factory=dict)  # key values -> tree, clip path (see tree_at)
     inner: "_Solid | None | bool" = False  # clip path: see solid (False: not computed yet)
+    chunks: dict = field(default_factory=dict)  # clip path: see BatchRayCaster._object_chunk
 
     @classmethod
     def of(cls, obj, is_occluder: bool, index: int) -> "_Blocker":
@@ -998,14 +999,16 @@ class BatchRayCaster:
         loc = np.empty((n_o, n_f, 3))
         rot = np.empty((n_o, n_f, 3, 3))
         scale = np.empty((n_o, n_f, 3))
-        raw, values, capsules, boxes = [], [], [], []
+        raw, values, capsules, boxes, tables = [], [], [], [], []
+        key = (frames[0], n_f) if frames == list(range(frames[0], frames[0] + n_f)) else tuple(frames)
         for o, b in enumerate(self.objects):
-            (lo, ro, sc), rm, vals = b.motion.chunk(b, frames)
+            (lo, ro, sc), rm, vals, capsule, table = self._object_chunk(b, frames, key)
             raw.append((lo, ro, sc))
             loc[o], rot[o], scale[o] = lo, rm, sc
             values.append(vals)
-            capsules.append(self._clip_capsule(b, vals))
+            capsules.append(capsule)
             boxes.append(b.box)
+            tables.append(table)
         p0l = np.array([c[0] for c in capsules])  # (O, 3) object frame
         p1l = np.array([c[1] for c in capsules])
         radius = np.array([c[2] for c in capsules])  # (O,)
@@ -1037,7 +1040,6 @@ class BatchRayCaster:
             return blocked, by_object
         fo = f_idx * n_o + o_idx  # (frame, object) slot of every pair
         solids = [b.solid() for b in self.objects]
-        tables = [np.array(v, np.float64).reshape(n_f, -1) for v in values]  # (F, keys) each
         quiet = np.array([self._quiet(b, t) for b, t in zip(self.objects, tables)], bool)
         capsule = np.array([s is not None and s.box is None and s.rho > 0 for s in solids], bool)
         # each ray of the bundles against the bounding capsules of shape-keyed objects: the pairs
@@ -1274,6 +1276,21 @@ class BatchRayCaster:
         rays = np.unique(ray)
         ray_blocked[rays] = hit[rays]
         first_obj[rays] = (hit & (t_obj <= t_body))[rays]
+
+    def _object_chunk(self, b: _Blocker, frames: list, key) -> tuple:
+        """A blocker at ``frames`` (``key``): its transforms, float64 rotations and shape-key
+        values (_Motion.chunk), bounding capsule (_clip_capsule) and values (F, keys), kept
+        while its bound holds (the levels of a clip share the body)."""
+        got = b.chunks.get(key)
+        if got is not None and got[0] is b.bound:
+            return got[1]
+        transforms, rm, vals = b.motion.chunk(b, frames)
+        capsule = self._clip_capsule(b, vals)
+        out = (transforms, rm, vals, capsule, np.array(vals, np.float64).reshape(len(frames), -1))
+        if len(b.chunks) >= 64:
+            b.chunks.pop(next(iter(b.chunks)))
+        b.chunks[key] = (b.bound, out)
+        return out
 
     def _clip_capsule(self, b: _Blocker, values: list) -> tuple:
         """A bounding capsule (object frame) of the blocker's mesh at every frame of ``values``
