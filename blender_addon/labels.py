@@ -191,14 +191,19 @@ def _closest_parameters(e, f, b, c, length):
     [0, 1]) of the closest points of rays and segments, from the dot products of
     :func:`segments_within` (any broadcastable shapes)."""
     with np.errstate(invalid="ignore", divide="ignore"):
+        point = np.asarray(e) <= 0  # the segment is a point (a ball)
+        some = point.any()
         denom = e - b * b
         s = np.where(denom > 1e-12 * np.maximum(e, 1e-30), (b * f - c * e) / denom, 0.0)
-        s = np.clip(np.where(e > 0, s, -c), 0.0, length)
-        t = np.where(e > 0, (b * s + f) / e, 0.0)
-        below, above = t < 0, t > 1
-        s = np.where(below, np.clip(-c, 0.0, length), s)
-        s = np.where(above, np.clip(b - c, 0.0, length), s)
-        t = np.clip(t, 0.0, 1.0)
+        if some:
+            s = np.where(point, -c, s)
+        s = np.minimum(np.maximum(s, 0.0), length)
+        t = (b * s + f) / e
+        if some:
+            t = np.where(point, 0.0, t)
+        s = np.where(t < 0, np.minimum(np.maximum(-c, 0.0), length), s)
+        s = np.where(t > 1, np.minimum(np.maximum(b - c, 0.0), length), s)
+        t = np.minimum(np.maximum(t, 0.0), 1.0)
     return s, t
 
 
@@ -228,8 +233,10 @@ class _Solid:
     """What a blocker's closed convex mesh certainly holds, in its object frame: an inner box
     (``box``, or None) and an inner capsule of radius ``rho`` (<= 0: none) whose axis runs from
     ``a0`` to ``a1``, or, for a stretch shape key (``t`` not None), to ``a0 + w t`` at key value w
-    (w > 0). A ray from outside the mesh that enters either before its stopping distance
-    certainly hits the mesh no later than that entry (see :func:`solid_of`)."""
+    (in [STRETCH_MIN, STRETCH_MAX]); and an outer capsule, every vertex within ``radius`` of the
+    axis ``b0``-``b1`` (stretch: the inner one's). A ray from outside the mesh that enters an
+    inner shape before its stopping distance certainly hits the mesh no later than that entry
+    (see :func:`solid_of`); one that does not come within the outer radius does not hit it."""
 
     box: tuple | None
     a0: np.ndarray
@@ -328,12 +335,17 @@ def solid_of(verts: np.ndarray, tris: np.ndarray, offset: np.ndarray | None = No
     every face plane lies inside, and a segment from outside into it crosses a face.
 
     ``offset`` (V, 3): a stretch shape key, the mesh at key value w being verts + w offset, where
-    offset is a common vector t on some vertices (H, the rest L) and 0 on the others: certified
-    for every w > 0 when the basis is convex as above, the faces of L face away from t (n.t <= 0),
-    those of H towards it, and the mixed faces (at w = 1) are parallel to t and non-degenerate
-    for every w > 0 (their area grows with w). Then every vertex stays inside every plane as w
-    grows (H moves along t away from L's planes, along the mixed planes), and the capsule from c
-    to c + w t keeps its distance to every plane (c: the basis's bounding-box centre)."""
+    offset is a common vector t on some vertices (H, the rest L) and 0 on the others (the body's
+    capsules): certified for w in [STRETCH_MIN, STRETCH_MAX] when the basis is convex as above,
+    the faces of L face away from t (n.t <= 0), those of H towards it, and the mixed faces (at
+    w = 1) are parallel to t and non-degenerate for every w > 0 (their area grows with w). Then
+    every vertex stays inside every plane as w grows (H moves along t away from L's planes, along
+    the mixed planes), and the capsule from c to c + w t keeps its distance to every plane (c:
+    the basis's bounding-box centre), as does the outer one (every vertex within its distance to
+    c, or to c + w t for H).
+
+    A closed mesh that is not convex, has several keys or other offsets, gets None: its pairs
+    are cast (as are those of meshes without a certificate: re-read meshes, rigged ones)."""
     v = np.asarray(verts, np.float64)
     tris = np.asarray(tris, np.int64).reshape(-1, 3)
     n_v = len(v)
@@ -378,16 +390,17 @@ def solid_of(verts: np.ndarray, tris: np.ndarray, offset: np.ndarray | None = No
     if abs(volume) <= 1e-9 * extent ** 3:
         return None
     flip = 1.0 if volume > 0 else -1.0
-    units, offsets, faces = [], [], 0
+    units, offsets, solid_faces, faces = [], [], [], 0
     for n, p, at in groups:
         size = np.sqrt(np.einsum("fi,fi->f", n, n))
-        flat = size <= 1e-10 * extent * extent  # degenerate faces: no plane, no area
-        unit = (flip / size[~flat])[:, None] * n[~flat]
-        d = np.einsum("fi,fi->f", unit, p[~flat])
+        real = size > 1e-10 * extent * extent  # degenerate faces: no plane, no area
+        unit = (flip / size[real])[:, None] * n[real]
+        d = np.einsum("fi,fi->f", unit, p[real])
         if len(d) and (_farthest(unit, at) - d > eps).any():
             return None  # not convex, or not consistently wound
         units.append(unit)
         offsets.append(d)
+        solid_faces.append(real)
         faces += len(d)
     if faces < 4:
         return None
@@ -412,13 +425,13 @@ def solid_of(verts: np.ndarray, tris: np.ndarray, offset: np.ndarray | None = No
             b0, b1, wide = a0, a1, radius
         return _Solid(box, a0, a1, rho - 3 * eps, wide + 3 * eps, b0, b1)
     unit, d = units[0], offsets[0]
-    dots = unit @ t
-    fixed_face = ~moving[tris[rigid, 0]]
-    if (dots[fixed_face] > eps).any() or (dots[~fixed_face] < -eps).any():
-        return None
     length = float(np.sqrt(t @ t))
+    dots = unit @ t
+    fixed_face = ~moving[tris[rigid][solid_faces[0], 0]]
+    if (dots[fixed_face] > 1e-7 * length).any() or (dots[~fixed_face] < -1e-7 * length).any():
+        return None  # (a tilt of 1e-7 lets H out of L's planes by 1e-5 t at w = 100: rho below)
     if np.abs(units[1] @ t).max(initial=0.0) > 1e-7 * length:
-        return None  # a mixed face not parallel to t (a tilt of 1e-7 moves it 1e-5 t at w = 100)
+        return None  # a mixed face not parallel to t (likewise)
     centre = 0.5 * (lo_b + hi_b)
     rho = min(float((d - unit @ centre).min()), float((offsets[1] - units[1] @ centre).min(initial=np.inf)))
     # L stays within its distance to c of the axis, H (moved by w t) within its distance to c + w t
