@@ -1164,12 +1164,13 @@ class BatchRayCaster:
         ot, ft = where[o_idx[tri * n_k]], f_idx[tri * n_k]
         uu = u.reshape(n_f, -1, n_k, 3)[ft, r_idx[tri * n_k] // n_k]  # (T, K, 3)
         st = stop.reshape(-1, n_k)[tri]
-        d2, w_, e_t = axis[ot, ft], rel[ot, ft], ee[ot, ft]
-        s_, t_ = _closest_parameters(e_t[:, None], np.einsum("ti,ti->t", d2, w_)[:, None],
-                                     np.einsum("tki,ti->tk", uu, d2), np.einsum("tki,ti->tk", uu, w_),
-                                     st + CULL_MARGIN)
-        gap = w_[:, None] + s_[..., None] * uu - t_[..., None] * d2[:, None]  # ray minus axis point
-        gap2 = np.einsum("tki,tki->tk", gap, gap)
+        d2, w_, e_t = axis[ot, ft], rel[ot, ft], ee[ot, ft, None]
+        f_t, b_, c_ = np.einsum("ti,ti->t", d2, w_)[:, None], uu @ d2[:, :, None], uu @ w_[:, :, None]
+        b_, c_ = b_[..., 0], c_[..., 0]
+        s_, t_ = _closest_parameters(e_t, f_t, b_, c_, st + CULL_MARGIN)
+        # |w + s u - t axis|^2 (the ray's point minus the axis point), |u| = 1
+        gap2 = (np.einsum("ti,ti->t", w_, w_)[:, None] + s_ * (s_ + 2 * c_) + t_ * (t_ * e_t - 2 * f_t)
+                - 2 * s_ * t_ * b_)
         ro = r_out[ot, ft]
         kept = (gap2 <= (ro * ro)[:, None]) & keep.reshape(-1, n_k)[tri]
         t_i, k_i = np.nonzero(kept)
