@@ -7,6 +7,7 @@ Usage (from the repository root; the bpy module, i.e. ``pip install 'occpose[ble
     .venv/bin/python benchmark/bench_render.py --config scenes/quick.toml --frames 30 \
         --levels 0 0.1 0.2 0.3 0.4 0.5 --sequences 2
     .venv/bin/python benchmark/bench_render.py --labels-only --frames 150 --sequences 10
+    .venv/bin/python benchmark/bench_render.py --labels-only --frames 150 --sequences 2 --clip-baseline 3282476
 
 One sequence per (level, first cameras) -- ``--sequences`` subject/action pairs per level --
 with ``--frames`` frames each, every frame rendered at the preset's render resolution. Prints:
@@ -22,7 +23,8 @@ with ``--frames`` frames each, every frame rendered at the preset's render resol
   ``frame_set`` and per-frame casts, the module read from git) and the current one
   (``BatchRayCaster.clip_counts``: every frame read from the animation data), in frames per
   second of wall and of CPU time, with the ratios and the joint-frames whose counts differ
-  (0 expected); then the analytic ``label_visibility`` for scale;
+  (0 expected); with ``--clip-baseline REV``, also REV's ``clip_counts`` ("before", alternating
+  with the current one, its own bodies reused); then the analytic ``label_visibility`` for scale;
 * agreement of the Blender labels with the analytic ones, per level (joint-frames with the same
   state: visible / body / object / out of frame).
 
@@ -101,10 +103,12 @@ def _add(t: dict, name: str, wall: float, cpu: float) -> None:
     t[f"cpu_{name}"] = t.get(f"cpu_{name}", 0.0) + cpu
 
 
-def _time_casters(scene, inputs, params, t: dict, old_labels, casters: dict, first: str) -> dict:
-    """The three labellers on every frame of a built sequence (see the module docstring), timed
-    into ``t`` (wall and CPU seconds; ``frame_set`` counted for the per-frame ones), their counts
-    compared; returns the casters (the next level of the clip reuses their bodies)."""
+def _time_casters(scene, inputs, params, t: dict, old_labels, casters: dict, first: str,
+                  clip_labels=None) -> dict:
+    """The three labellers on every frame of a built sequence (see the module docstring), and
+    ``clip_labels``' clip path if given (``--clip-baseline``), timed into ``t`` (wall and CPU
+    seconds; ``frame_set`` counted for the per-frame ones), their counts compared; returns the
+    casters (the next level of the clip reuses their bodies)."""
     origin = np.asarray(inputs.camera.position, np.float64)
     from blender_addon import user_scene
 
@@ -116,12 +120,18 @@ def _time_casters(scene, inputs, params, t: dict, old_labels, casters: dict, fir
                                      reuse=casters.get("main"))
     new = labels.BatchRayCaster(scene, blockers, inputs.body.incidence, params, origin,
                                 reuse=casters.get("new"))
+    clip = {"new": new}
+    if clip_labels is not None:
+        clip["before"] = clip_labels.BatchRayCaster(scene, blockers, inputs.body.incidence, params, origin,
+                                                    reuse=casters.get("before"))
     counts = {}
 
-    def run_new():
-        c0, p0 = time.perf_counter(), time.process_time()
-        counts["new"] = new.clip_counts(targets)
-        _add(t, "new", time.perf_counter() - c0, time.process_time() - p0)
+    def run_clip(name):
+        def run():
+            c0, p0 = time.perf_counter(), time.process_time()
+            counts[name] = clip[name].clip_counts(targets)
+            _add(t, name, time.perf_counter() - c0, time.process_time() - p0)
+        return run
 
     def run_per_frame():
         per = {"ref": [], "main": []}
@@ -137,16 +147,19 @@ def _time_casters(scene, inputs, params, t: dict, old_labels, casters: dict, fir
             counts[name] = (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]))
         scene.frame_set(0)
 
-    for step in ((run_new, run_per_frame) if first == "new" else (run_per_frame, run_new)):
+    clip_steps = [run_clip(name) for name in clip]  # new, then the clip baseline (if any)
+    steps = clip_steps + [run_per_frame] if first == "new" else [run_per_frame] + clip_steps[::-1]
+    for step in steps:
         step()
-    for other in ("main", "ref"):
-        a, b = counts["new"], counts[other]
-        t[f"differ_{other}"] = t.get(f"differ_{other}", 0) + int(((a[0] != b[0]) | (a[1] != b[1])).sum())
+    for other in ("main", "ref", "before"):
+        if other in counts:
+            a, b = counts["new"], counts[other]
+            t[f"differ_{other}"] = t.get(f"differ_{other}", 0) + int(((a[0] != b[0]) | (a[1] != b[1])).sum())
     t["joint_frames"] = t.get("joint_frames", 0) + n_t * inputs.body.skeleton.num_joints
-    return {"main": main, "new": new}
+    return {"main": main, **clip}
 
 
-def timed_pipeline(cfg, keys, out: Path, old_labels) -> dict:
+def timed_pipeline(cfg, keys, out: Path, old_labels, clip_labels=None) -> dict:
     """The real per-frame pipeline (SequenceRender.step) on each key, timed by stage."""
     scene = bridge.ensure_scene()
     render.configure(scene, cfg.render, seed=0)
@@ -178,7 +191,8 @@ def timed_pipeline(cfg, keys, out: Path, old_labels) -> dict:
         scene.frame_set(0)
         lab = job.labels()
         agree.setdefault(key.level, []).append(labels.agreement(lab, inputs.analytic))
-        casters = _time_casters(scene, inputs, job.params, t, old_labels, casters, "new" if i % 2 else "main")
+        casters = _time_casters(scene, inputs, job.params, t, old_labels, casters, "new" if i % 2 else "main",
+                                clip_labels)
         b1 = time.perf_counter()
         occ = inputs.occluders.in_camera_frame(inputs.camera)
         label_visibility(inputs.joints_cam, inputs.body, inputs.camera, occ, job.params)
@@ -196,7 +210,7 @@ def timed_pipeline(cfg, keys, out: Path, old_labels) -> dict:
     return t
 
 
-def labels_only(cfg, keys, old_labels) -> dict:
+def labels_only(cfg, keys, old_labels, clip_labels=None) -> dict:
     """The three Blender labellers and the analytic labels on each key (no rendering), timed."""
     scene = bridge.ensure_scene()
     cams = {c.name: c for c in cfg.camera_objects(rendered=True)}
@@ -211,7 +225,8 @@ def labels_only(cfg, keys, old_labels) -> dict:
         if not build(scene, cfg, inputs, previous):
             casters = {}
         previous = key
-        casters = _time_casters(scene, inputs, params, t, old_labels, casters, "new" if i % 2 else "main")
+        casters = _time_casters(scene, inputs, params, t, old_labels, casters, "new" if i % 2 else "main",
+                                clip_labels)
         blocked, by_object = casters["new"].clip_counts(
             labels.targets_world(inputs.joints_cam, inputs.body.joint_radius, inputs.camera, params))
         lab = labels_from_counts(blocked, by_object, params.rays,
@@ -230,7 +245,7 @@ def labels_only(cfg, keys, old_labels) -> dict:
     return t
 
 
-def print_labelling(t: dict, baseline: str) -> None:
+def print_labelling(t: dict, baseline: str, clip_baseline: str | None = None) -> None:
     n = t["n"]
     w_ref, w_main = t["wall_ref"] + t["wall_frame_set"], t["wall_main"] + t["wall_frame_set"]
     c_ref, c_main = t["cpu_ref"] + t["cpu_frame_set"], t["cpu_main"] + t["cpu_frame_set"]
@@ -242,11 +257,18 @@ def print_labelling(t: dict, baseline: str) -> None:
     print(f"  old: BatchRayCaster of {baseline} (frame_set, per frame): {n / w_main:8.1f} wall "
           f"{n / c_main:8.1f} CPU   (casting only {n / t['wall_main']:.1f} wall "
           f"{n / t['cpu_main']:.1f} CPU)")
+    if clip_baseline is not None:
+        w_b, c_b = t["wall_before"], t["cpu_before"]
+        print(f"  before: BatchRayCaster.clip_counts of {clip_baseline}:   {n / w_b:8.1f} wall "
+              f"{n / c_b:8.1f} CPU")
     print(f"  new: BatchRayCaster.clip_counts (no frame_set):      {n / w_new:8.1f} wall "
           f"{n / c_new:8.1f} CPU")
+    if clip_baseline is not None:
+        print(f"  ratio new/before:    {w_b / w_new:6.2f} x wall {c_b / c_new:6.2f} x CPU")
     print(f"  ratio new/old:       {w_main / w_new:6.2f} x wall {c_main / c_new:6.2f} x CPU")
     print(f"  ratio new/reference: {w_ref / w_new:6.2f} x wall {c_ref / c_new:6.2f} x CPU")
-    print(f"  joint-frames with different counts: new vs old {t['differ_main']}, new vs reference "
+    before = f"new vs before {t['differ_before']}, " if clip_baseline is not None else ""
+    print(f"  joint-frames with different counts: {before}new vs old {t['differ_main']}, new vs reference "
           f"{t['differ_ref']}, of {t['joint_frames']}")
     print(f"labelling, analytic (numpy):    {n / t['analytic_labels']:8.1f} frames/s")
     print("agreement with analytic labels (joint-frames, same state):")
@@ -320,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", default="816abbc", help="git revision of the 'old' code (--stage)")
     p.add_argument("--caster-baseline", default="b8d0c42",
                    help="git revision whose BatchRayCaster is the 'old' labeller (default b8d0c42)")
+    p.add_argument("--clip-baseline", metavar="REV",
+                   help="also time the clip path (BatchRayCaster.clip_counts) of git revision REV, "
+                        "alternating with the current one ('before')")
     args = p.parse_args(argv)
     if args.stage:
         return stage(args.config, args.overrides, args.baseline)
@@ -333,16 +358,18 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     old_labels = baseline_labels(args.caster_baseline)
+    clip_labels = baseline_labels(args.clip_baseline) if args.clip_baseline else None
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: absolute figures on a "
           "loaded machine are inflated; the old/new ratios are measured in the same run")
     print(f"{cfg.source}: {len(keys)} sequences x {args.frames} frames, {rs.engine} "
           f"{rs.resolution[0]}x{rs.resolution[1]}, {rs.samples} samples, {cfg.visibility.rays} rays/joint")
     if args.labels_only:
-        print_labelling(labels_only(cfg, keys, old_labels), args.caster_baseline)
+        print_labelling(labels_only(cfg, keys, old_labels, clip_labels), args.caster_baseline,
+                        args.clip_baseline)
         print(f"load average {os.getloadavg()[0]:.2f} at the end")
         return 0
     with tempfile.TemporaryDirectory(prefix="occpose-bench-render-") as tmp:
-        t = timed_pipeline(cfg, keys, Path(tmp), old_labels)
+        t = timed_pipeline(cfg, keys, Path(tmp), old_labels, clip_labels)
     n = t["n"]
     total = t["place"] + t["build"] + t["frames"]
     overhead = (t["frames"] - t["raw"]) / t["raw"]
@@ -352,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(labels + masks + render + PNGs)")
     print(f"raw engine (render.render):     {n / t['raw']:8.2f} frames/s   "
           f"-> per-frame overhead {100 * overhead:.1f} %")
-    print_labelling(t, args.caster_baseline)
+    print_labelling(t, args.caster_baseline, args.clip_baseline)
     return 0
 
 

@@ -28,11 +28,19 @@ Two casters compute this:
   objects with a parent, constraints, drivers, NLA, modifiers (armatures: rigged characters) or
   other rotation modes make it fall back to ``frame_set`` and :meth:`BatchRayCaster.frame_counts`.
   The culling is tighter (the K rays of a joint as one bundle, then each ray against the
-  capsules of shape-keyed objects, then every pair against the mesh's box in the object frame)
-  and the casts come in two rounds: each ray's pair of nearest box entry, then only the pairs
-  that enter before the hit found (the others cannot change what blocks the ray first). Every
-  hit is still a ``BVHTree.ray_cast`` on the same tree with the same float inputs, so the counts
-  are :meth:`frame_counts`' (the tests compare them).
+  capsule of a convex mesh at its shape-key state, or against the mesh's box in the object
+  frame), and most rays are decided without a cast: a closed convex mesh (checked once per mesh,
+  :func:`solid_of`: boxes, spheres, cylinders, capsules, the body's stretching capsules) holds an
+  inner box or capsule, and a ray that enters it before its stopping distance (with a 0.1 mm
+  slack, SURE) certainly hits the mesh no later; a ray is then blocked, and first by an object
+  (a body) when that hit comes before every pair of the other kind can enter. Only the
+  undecided rays (~1 per frame: grazing a mesh, near-ties of body and object) are cast, in two
+  rounds: each ray's pair of nearest entry, then only the pairs that enter before the hit found
+  (the others cannot change what blocks the ray first). Every cast is still a
+  ``BVHTree.ray_cast`` on the tree :meth:`frame_counts` uses (the cache of shape-key states is
+  visited in the same order) with the same float inputs, and a decided ray's outcome is the one
+  its casts would give (with 0.1 mm to spare for float32 rounding), so the counts are
+  :meth:`frame_counts`' (the tests compare them).
 * :class:`RayCaster` (the reference): one ``scene.ray_cast`` per hit, walking past non-blockers and
   forgiven hits. About 10x slower; kept as the yardstick of the tests and benchmarks.
 """
@@ -183,14 +191,19 @@ def _closest_parameters(e, f, b, c, length):
     [0, 1]) of the closest points of rays and segments, from the dot products of
     :func:`segments_within` (any broadcastable shapes)."""
     with np.errstate(invalid="ignore", divide="ignore"):
+        point = np.asarray(e) <= 0  # the segment is a point (a ball)
+        some = point.any()
         denom = e - b * b
         s = np.where(denom > 1e-12 * np.maximum(e, 1e-30), (b * f - c * e) / denom, 0.0)
-        s = np.clip(np.where(e > 0, s, -c), 0.0, length)
-        t = np.where(e > 0, (b * s + f) / e, 0.0)
-        below, above = t < 0, t > 1
-        s = np.where(below, np.clip(-c, 0.0, length), s)
-        s = np.where(above, np.clip(b - c, 0.0, length), s)
-        t = np.clip(t, 0.0, 1.0)
+        if some:
+            s = np.where(point, -c, s)
+        s = np.minimum(np.maximum(s, 0.0), length)
+        t = (b * s + f) / e
+        if some:
+            t = np.where(point, 0.0, t)
+        s = np.where(t < 0, np.minimum(np.maximum(-c, 0.0), length), s)
+        s = np.where(t > 1, np.minimum(np.maximum(b - c, 0.0), length), s)
+        t = np.minimum(np.maximum(t, 0.0), 1.0)
     return s, t
 
 
@@ -207,6 +220,223 @@ def segments_within_frames(origin: np.ndarray, u: np.ndarray, length: np.ndarray
     s, t = _closest_parameters(e, f, b, c, np.maximum(length, 0.0)[..., None])
     gap = (origin + s[..., None] * u[:, :, None]) - (p0[:, None] + t[..., None] * d2[:, None])
     return np.einsum("froi,froi->fro", gap, gap) <= np.square(np.maximum(radius, 0.0)) * (radius >= 0)
+
+
+SURE = CULL_MARGIN  # metres: slack of the decisions made without a cast (hits certain or ordered)
+MAX_SOLIDS = 256  # solid_of results kept, per mesh content
+_SOLIDS: dict = {}
+STRETCH_MIN, STRETCH_MAX = 1e-6, 100.0  # stretch key values certified (see solid_of)
+
+
+@dataclass(frozen=True, eq=False)
+class _Solid:
+    """What a blocker's closed convex mesh certainly holds, in its object frame: an inner box
+    (``box``, or None) and an inner capsule of radius ``rho`` (<= 0: none) whose axis runs from
+    ``a0`` to ``a1``, or, for a stretch shape key (``t`` not None), to ``a0 + w t`` at key value w
+    (in [STRETCH_MIN, STRETCH_MAX]); and an outer capsule, every vertex within ``radius`` of the
+    axis ``b0``-``b1`` (stretch: the inner one's). A ray from outside the mesh that enters an
+    inner shape before its stopping distance certainly hits the mesh no later than that entry
+    (see :func:`solid_of`); one that does not come within the outer radius does not hit it."""
+
+    box: tuple | None
+    a0: np.ndarray
+    a1: np.ndarray
+    rho: float
+    radius: float  # every vertex lies within it of the outer axis b0-b1 (stretch: a0-a0 + w t)
+    b0: np.ndarray | None = None
+    b1: np.ndarray | None = None
+    t: np.ndarray | None = None
+
+
+def _slab(origin: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entry and exit parameters (N,) of rays origin + s d (N, 3) through boxes lo-hi (N, 3)
+    (entry > exit: a miss)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t1 = (lo - origin) / d
+        t2 = (hi - origin) / d
+    parallel = d == 0
+    inside = (origin >= lo) & (origin <= hi)
+    t_in = np.where(parallel, np.where(inside, -np.inf, np.inf), np.minimum(t1, t2)).max(axis=1)
+    t_out = np.where(parallel, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2)).min(axis=1)
+    return t_in, t_out
+
+
+def _ray_axis(rel: np.ndarray, u: np.ndarray, axis: np.ndarray, ee: np.ndarray,
+              reach: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The closest points of rays (camera centre ``rel`` relative to the axis start, unit
+    direction u, up to ``reach``) and axis segments (N, 3), ee = axis . axis: the axis point
+    relative to the camera centre (N, 3), the squared distance (N,) and the ray parameter."""
+    s, t = _closest_parameters(ee, np.einsum("ni,ni->n", axis, rel), np.einsum("ni,ni->n", u, axis),
+                               np.einsum("ni,ni->n", u, rel), reach)
+    a_rel = t[:, None] * axis - rel
+    gap = s[:, None] * u - a_rel
+    return a_rel, np.einsum("ni,ni->n", gap, gap), s
+
+
+def _decide(ray: np.ndarray, is_occ: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple:
+    """The rays (sorted) of (ray, object) pairs, whether each is decided without a cast and
+    whether an object blocks it first: blocked if a pair certainly hits (hi < inf), first by an
+    object (a body) if that kind's certain hit comes SURE before every lo of the other kind."""
+    by_ray = np.argsort(ray, kind="stable")
+    ray_s = ray[by_ray]
+    starts = np.flatnonzero(np.r_[True, ray_s[1:] != ray_s[:-1]])
+    bounds = np.stack([np.where(is_occ, hi, np.inf), np.where(is_occ, lo, np.inf),
+                       np.where(is_occ, np.inf, hi), np.where(is_occ, np.inf, lo)])
+    obj_hi, obj_lo, body_hi, body_lo = np.minimum.reduceat(bounds[:, by_ray], starts, axis=1)
+    obj_first = obj_hi + SURE < body_lo
+    return ray_s[starts], obj_first | (body_hi + SURE < obj_lo), obj_first
+
+
+def _capsule_entry(rel: np.ndarray, u: np.ndarray, axis: np.ndarray, ee: np.ndarray,
+                   radius: np.ndarray) -> np.ndarray:
+    """(N,) a lower bound of where rays (camera centre ``rel`` relative to the axis start, unit
+    direction u) enter capsules (axis (N, 3), ee = axis . axis, radius): the nearer entry into
+    the two end balls and the infinite cylinder, which hold the capsule (inf: no entry)."""
+    r2 = radius * radius
+    out = np.full(len(rel), np.inf)
+    for end in (0.0, 1.0):
+        c = rel - end * axis  # the camera centre relative to the ball's centre
+        proj = -np.einsum("ni,ni->n", c, u)
+        d2 = np.maximum(np.einsum("ni,ni->n", c, c) - proj * proj, 0.0)
+        with np.errstate(invalid="ignore"):
+            out = np.minimum(out, np.where(d2 <= r2, proj - np.sqrt(r2 - d2), np.inf))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = axis / np.sqrt(np.where(ee > 0, ee, 1.0))[:, None]
+        ua, wa = np.einsum("ni,ni->n", u, unit), np.einsum("ni,ni->n", rel, unit)
+        a = 1.0 - ua * ua
+        b = np.einsum("ni,ni->n", rel, u) - wa * ua
+        c = np.einsum("ni,ni->n", rel, rel) - wa * wa - r2
+        disc = b * b - a * c
+        cyl = np.where(disc >= 0, (-b - np.sqrt(np.maximum(disc, 0.0))) / a, np.inf)
+        cyl = np.where(a > 1e-12, cyl, np.where(c <= 0, -np.inf, np.inf))  # along the axis
+    return np.minimum(out, np.where(ee > 0, cyl, np.inf))
+
+
+def _face_planes(verts: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Winding normals (F, 3) (unnormalised: twice the area) and first corners (F, 3)."""
+    p = verts[tris[:, 0]]
+    return np.cross(verts[tris[:, 1]] - p, verts[tris[:, 2]] - p), p
+
+
+def _farthest(unit: np.ndarray, verts: np.ndarray) -> np.ndarray:
+    """(F,) the largest unit[f] . v over the vertices, in float32 (within ~1e-6 of the vertices'
+    extent), 128 faces at a time (the products stay in cache)."""
+    u32, v32 = unit.astype(np.float32), np.ascontiguousarray(verts.T, np.float32)
+    return np.concatenate([(u32[i:i + 128] @ v32).max(axis=1) for i in range(0, len(u32), 128)])
+
+
+def solid_of(verts: np.ndarray, tris: np.ndarray, offset: np.ndarray | None = None) -> "_Solid | None":
+    """The inner box and capsule of a mesh (V, 3) with loop triangles (F, 3) that is a closed,
+    consistently wound, convex surface, or None (no certificate: its rays are cast).
+
+    The surface is closed (every directed edge once, its reverse once) and every non-degenerate
+    face's plane has all vertices on its inner side (the winding normals all point out, or all
+    in): the faces then tile the boundary of the convex hull, so a shape on the inner side of
+    every face plane lies inside, and a segment from outside into it crosses a face.
+
+    ``offset`` (V, 3): a stretch shape key, the mesh at key value w being verts + w offset, where
+    offset is a common vector t on some vertices (H, the rest L) and 0 on the others (the body's
+    capsules): certified for w in [STRETCH_MIN, STRETCH_MAX] when the basis is convex as above,
+    the faces of L face away from t (n.t <= 0), those of H towards it, and the mixed faces (at
+    w = 1) are parallel to t and non-degenerate for every w > 0 (their area grows with w). Then
+    every vertex stays inside every plane as w grows (H moves along t away from L's planes, along
+    the mixed planes), and the capsule from c to c + w t keeps its distance to every plane (c:
+    the basis's bounding-box centre), as does the outer one (every vertex within its distance to
+    c, or to c + w t for H).
+
+    A closed mesh that is not convex, has several keys or other offsets, gets None: its pairs
+    are cast (as are those of meshes without a certificate: re-read meshes, rigged ones)."""
+    v = np.asarray(verts, np.float64)
+    tris = np.asarray(tris, np.int64).reshape(-1, 3)
+    n_v = len(v)
+    if len(tris) < 4 or n_v < 4 or not np.isfinite(v).all():
+        return None
+    a, b, c = tris.T
+    fwd = np.concatenate([a * n_v + b, b * n_v + c, c * n_v + a])
+    rev = np.concatenate([b * n_v + a, c * n_v + b, a * n_v + c])
+    fwd.sort()
+    rev.sort()
+    if (fwd[1:] == fwd[:-1]).any() or not np.array_equal(fwd, rev):
+        return None
+    extent = max(float(np.abs(v).max()), 1e-3)
+    # float32 vertices (coplanar corners off their planes by ~1e-7 extent), checked in float32
+    # (_farthest): a vertex passing the check lies within 3 eps of the inner side of each plane
+    eps = 1e-6 * extent
+    if offset is None:
+        n, p = _face_planes(v, tris)
+        moving = None
+        groups = [(n, p, v)]
+    else:
+        off = np.asarray(offset, np.float64)
+        moving = np.abs(off).max(axis=1) > 0
+        if not moving.any() or moving.all():
+            return None
+        t = off[moving].mean(axis=0)
+        if np.abs(off[moving] - t).max() > 1e-6 * max(float(np.sqrt(t @ t)), 1e-3):
+            return None
+        m = moving[tris]
+        rigid = m.all(axis=1) | ~m.any(axis=1)
+        n, p = _face_planes(v, tris[rigid])  # L and H faces: at the basis
+        mixed = tris[~rigid]
+        n0, _ = _face_planes(v, mixed)
+        n1, p1 = _face_planes(v + off, mixed)  # mixed faces at w = 1
+        grow = n1 - n0  # the mixed faces' normals are n0 + w grow
+        if (np.einsum("fi,fi->f", n0, grow) < -STRETCH_MIN * np.einsum("fi,fi->f", grow, grow)).any():
+            return None  # the face degenerates at some w >= STRETCH_MIN
+        groups = [(n, p, v), (n1, p1, v + off)]
+    # the winding's side: outward if the signed volume is positive (then every vertex must lie
+    # on the negative side of every face plane), else inward
+    volume = float(np.einsum("fi,fi->", v[a], np.cross(v[b], v[c])))
+    if abs(volume) <= 1e-9 * extent ** 3:
+        return None
+    flip = 1.0 if volume > 0 else -1.0
+    units, offsets, solid_faces, faces = [], [], [], 0
+    for n, p, at in groups:
+        size = np.sqrt(np.einsum("fi,fi->f", n, n))
+        real = size > 1e-10 * extent * extent  # degenerate faces: no plane, no area
+        unit = (flip / size[real])[:, None] * n[real]
+        d = np.einsum("fi,fi->f", unit, p[real])
+        if len(d) and (_farthest(unit, at) - d > eps).any():
+            return None  # not convex, or not consistently wound
+        units.append(unit)
+        offsets.append(d)
+        solid_faces.append(real)
+        faces += len(d)
+    if faces < 4:
+        return None
+    lo_b, hi_b = v.min(axis=0), v.max(axis=0)
+    if offset is None:
+        unit, d = units[0], offsets[0]
+        corners = np.array([[(lo_b, hi_b)[(i >> k) & 1][k] for k in range(3)] for i in range(8)])
+        box = None  # the box itself (its corners on the planes), 3 eps inside them
+        if ((unit @ corners.T).max(axis=1) - d <= eps).all() and (hi_b - lo_b > 6 * eps).all():
+            box = (lo_b + 3 * eps, hi_b - 3 * eps)
+        a0, a1, radius = bounding_capsule(v)
+        rho = float(np.minimum(d - unit @ a0, d - unit @ a1).min())
+        # the outer capsule: this one, or the whole box side's axis with the vertices' largest
+        # distance to it (tight for flat-capped cylinders), whichever is smaller
+        axis = int(np.argmax(hi_b - lo_b))
+        b0, b1 = 0.5 * (lo_b + hi_b), 0.5 * (lo_b + hi_b)
+        b0[axis], b1[axis] = lo_b[axis], hi_b[axis]
+        across = np.delete(v - b0, axis, axis=1)
+        wide = float(np.sqrt((across * across).sum(axis=1).max()))
+        if wide * wide * (hi_b[axis] - lo_b[axis] + 4 / 3 * wide) >= radius * radius * (
+                float(np.sqrt(((a1 - a0) ** 2).sum())) + 4 / 3 * radius):
+            b0, b1, wide = a0, a1, radius
+        return _Solid(box, a0, a1, rho - 3 * eps, wide + 3 * eps, b0, b1)
+    unit, d = units[0], offsets[0]
+    length = float(np.sqrt(t @ t))
+    dots = unit @ t
+    fixed_face = ~moving[tris[rigid][solid_faces[0], 0]]
+    if (dots[fixed_face] > 1e-7 * length).any() or (dots[~fixed_face] < -1e-7 * length).any():
+        return None  # (a tilt of 1e-7 lets H out of L's planes by 1e-5 t at w = 100: rho below)
+    if np.abs(units[1] @ t).max(initial=0.0) > 1e-7 * length:
+        return None  # a mixed face not parallel to t (likewise)
+    centre = 0.5 * (lo_b + hi_b)
+    rho = min(float((d - unit @ centre).min()), float((offsets[1] - units[1] @ centre).min(initial=np.inf)))
+    # L stays within its distance to c of the axis, H (moved by w t) within its distance to c + w t
+    radius = float(np.sqrt(((v - centre) ** 2).sum(axis=1).max()))
+    return _Solid(None, centre, centre, rho - 3 * eps - 1e-7 * STRETCH_MAX * length, radius + 3 * eps, t=t)
 
 
 def rotation_matrices(mode: str, rot: np.ndarray) -> np.ndarray:
@@ -307,6 +537,8 @@ class _Blocker:
 
     motion: "_Motion | None" = None  # set when the clip path may read this object (see _Motion)
     built: dict = field(default_factory=dict)  # key values -> tree, clip path (see tree_at)
+    inner: "_Solid | None | bool" = False  # clip path: see solid (False: not computed yet)
+    chunks: dict = field(default_factory=dict)  # clip path: see BatchRayCaster._object_chunk
 
     @classmethod
     def of(cls, obj, is_occluder: bool, index: int) -> "_Blocker":
@@ -387,6 +619,23 @@ class _Blocker:
                     return shape.tree
         return self._shape(None, values, self._built).tree
 
+    def solid(self) -> "_Solid | None":
+        """The certified inner shapes of the mesh (:func:`solid_of`; a single stretch key only),
+        from the coordinates and triangles :meth:`_Motion.check` read; computed once."""
+        if self.inner is False:
+            m, keys = self.motion, self.keys[1]
+            if m is None or m.tri_array is None or len(keys) > 1:
+                self.inner = None
+            else:  # the same mesh (e.g. left and right limbs, the levels' bodies): looked up
+                key = b"".join(x.tobytes() for x in (m.ref, *m.blocks, m.tri_array))
+                if key not in _SOLIDS:
+                    if len(_SOLIDS) >= MAX_SOLIDS:
+                        _SOLIDS.pop(next(iter(_SOLIDS)))
+                    offset = (m.blocks[0].astype(np.float64) - m.ref) if keys else None
+                    _SOLIDS[key] = solid_of(m.ref, m.tri_array, offset)
+                self.inner = _SOLIDS[key]
+        return self.inner
+
     def _built(self, values: tuple) -> "_Shape":
         tree = self.built.get(values)
         if tree is None:
@@ -463,6 +712,7 @@ class _Motion:
     cache: dict = field(default_factory=dict)  # frame -> flat 3x4 inverse world matrix
     last: dict = field(default_factory=dict)  # frames -> transforms, see transforms
     rotations: dict = field(default_factory=dict)  # see chunk
+    tri_array: np.ndarray | None = None  # (F, 3) int32, the same triangles
     checked: bool = False
 
     @classmethod
@@ -597,6 +847,7 @@ class _Motion:
         if final.shape != self.ref.shape or not np.array_equal(self.coords(blocker.keys, values), final):
             return False
         self.tris = tris.tolist()
+        self.tri_array = tris
         self.checked = True
         return True
 
@@ -751,23 +1002,26 @@ class BatchRayCaster:
     def _chunk_counts(self, targets: np.ndarray, frames: list) -> tuple[np.ndarray, np.ndarray]:
         """clip_counts of a few frames. The (ray, object) pairs are culled in numpy: the K rays
         of a joint as one bundle against the bounding capsules (widened by the bundle's spread),
-        then each ray against them (as frame_counts), then against the mesh's bounding box in the
-        object frame, whose entry distance bounds the hit from below. The survivors are cast in
-        two rounds: each ray's pair of nearest entry, then only the pairs that enter before the
-        hit found (the others cannot change the ray's outcome)."""
+        then each ray against the object's certified outer capsule (_capsule_pairs) or its
+        bounding box in the object frame (_box_pairs), which give a distance before which the
+        pair cannot hit (lo) and, with the certified inner capsule or box, one by which it
+        certainly hits (hi). The rays these decide are not cast; the others are
+        (_cast_undecided)."""
         n_f, n_j, k = targets.shape[:3]
         n_o = len(self.objects)
         loc = np.empty((n_o, n_f, 3))
         rot = np.empty((n_o, n_f, 3, 3))
         scale = np.empty((n_o, n_f, 3))
-        raw, values, capsules, boxes = [], [], [], []
+        raw, values, capsules, boxes, tables = [], [], [], [], []
+        key = (frames[0], n_f) if frames == list(range(frames[0], frames[0] + n_f)) else tuple(frames)
         for o, b in enumerate(self.objects):
-            (lo, ro, sc), rm, vals = b.motion.chunk(b, frames)
+            (lo, ro, sc), rm, vals, capsule, table = self._object_chunk(b, frames, key)
             raw.append((lo, ro, sc))
             loc[o], rot[o], scale[o] = lo, rm, sc
             values.append(vals)
-            capsules.append(self._clip_capsule(b, vals))
+            capsules.append(capsule)
             boxes.append(b.box)
+            tables.append(table)
         p0l = np.array([c[0] for c in capsules])  # (O, 3) object frame
         p1l = np.array([c[1] for c in capsules])
         radius = np.array([c[2] for c in capsules])  # (O,)
@@ -792,76 +1046,265 @@ class BatchRayCaster:
         f_idx, j_idx, o_idx = np.nonzero(segments_within_frames(self.origin, axis, reach, p0, p1, wide))
         f_idx, o_idx = np.repeat(f_idx, k), np.repeat(o_idx, k)
         r_idx = (np.repeat(j_idx * k, k).reshape(-1, k) + np.arange(k)).ravel()
-        # each ray of the bundles against the capsules of shape-keyed objects: the pairs of
-        # frame_counts' segments_within, which decide the trees of their states (tree_at); the
-        # box test below culls the pairs of the other objects (one tree each)
         stop = length[f_idx, r_idx] - tol[r_idx, o_idx]
-        sel = np.nonzero(self.keyed[o_idx])[0]
-        fs, os_ = f_idx[sel], o_idx[sel]
-        keep = np.ones(len(f_idx), bool)
-        keep[sel] = segments_within_pairs(self.origin, u[fs, r_idx[sel]], stop[sel] + CULL_MARGIN,
-                                          p0[fs, os_], p1[fs, os_],
-                                          rad[fs, os_] + CULL_MARGIN * (rad[fs, os_] >= 0))
-        f_idx, r_idx, o_idx, stop = f_idx[keep], r_idx[keep], o_idx[keep], stop[keep]
         blocked = np.zeros((n_f, n_j), np.int32)
         by_object = np.zeros((n_f, n_j), np.int32)
         if not len(f_idx):
             return blocked, by_object
-        # the trees of the (frame, object) pairs with a ray, in frame then object order
-        # (frame_counts' order, which decides the trees of shape-key states: _Blocker.tree_at)
-        fo = f_idx * n_o + o_idx
-        mark = np.zeros(n_f * n_o, bool)
-        mark[fo] = True
-        needed = np.flatnonzero(mark)  # sorted: frame, then object
-        slot = (np.cumsum(mark) - 1)[fo]
-        tree_of, tree_ids, inv = [], {}, []
-        for f_o in needed.tolist():
-            f, o = divmod(f_o, n_o)
-            b = self.objects[o]
-            tree = b.tree_at(values[o][f])
-            tree_of.append(tree_ids.setdefault(id(tree), (len(tree_ids), tree))[0])
-            inv.append(b.motion.inverse(frames[f], raw[o], f))
-        inv = np.array(inv, np.float64).reshape(-1, 3, 4)  # Blender's float32 inverses
-        o_loc = inv[:, :, :3] @ self.origin + inv[:, :, 3]  # (S, 3) camera centre, object frame
-        d_loc = np.einsum("nij,nj->ni", inv[slot, :, :3], u[f_idx, r_idx])  # per world metre
-        # the mesh's bounding box in the object frame: entry and exit, world metres
-        lo_b, hi_b, o_b = box_lo[o_idx], box_hi[o_idx], o_loc[slot]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t1 = (lo_b - o_b) / d_loc
-            t2 = (hi_b - o_b) / d_loc
-        parallel = d_loc == 0
-        inside = (o_b >= lo_b) & (o_b <= hi_b)
-        t_in = np.where(parallel, np.where(inside, -np.inf, np.inf), np.minimum(t1, t2)).max(axis=1)
-        t_out = np.where(parallel, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2)).min(axis=1)
-        pairs = np.nonzero((t_in <= t_out) & (t_out >= 0) & (t_in <= stop + CULL_MARGIN))[0]
+        fo = f_idx * n_o + o_idx  # (frame, object) slot of every pair
+        solids = [b.solid() for b in self.objects]
+        quiet = np.array([self._quiet(b, t) for b, t in zip(self.objects, tables)], bool)
+        capsule = np.array([s is not None and s.box is None and s.rho > 0 for s in solids], bool)
+        # each ray of the bundles against the bounding capsules of shape-keyed objects: the pairs
+        # of frame_counts' segments_within, which decide the trees of their states (tree_at;
+        # needed only while an object's cache of states may change: not quiet), and the culling
+        # of the objects without a certified capsule
+        sel = np.nonzero((self.keyed & (~capsule | ~quiet))[o_idx])[0]
+        keep = np.ones(len(f_idx), bool)
+        if len(sel):
+            fs, os_ = f_idx[sel], o_idx[sel]
+            keep[sel] = segments_within_pairs(self.origin, u[fs, r_idx[sel]], stop[sel] + CULL_MARGIN,
+                                              p0[fs, os_], p1[fs, os_],
+                                              rad[fs, os_] + CULL_MARGIN * (rad[fs, os_] >= 0))
+        visits = np.unique(fo[keep & (self.keyed & ~quiet)[o_idx]])  # sorted: frame, then object
+        # per pair: lo, a distance before which it cannot hit; hi, one by which it certainly
+        # hits (SURE before its stop), else inf (see _capsule_pairs and _box_pairs)
+        capsule_pairs = self._capsule_pairs(np.nonzero(capsule[o_idx])[0], keep, k, f_idx, r_idx, o_idx,
+                                            u, stop, solids, tables, sc_rot, loc, scale)
+        parts = [capsule_pairs, self._box_pairs(np.nonzero(keep & ~capsule[o_idx])[0], f_idx, r_idx, o_idx,
+                                                u, stop, solids, rot, loc, scale, box_lo, box_hi)]
+        pairs = np.concatenate([p[0] for p in parts])
         if not len(pairs):
             return blocked, by_object
-        entry = np.maximum(t_in[pairs], 0.0)
+        lo = np.concatenate([p[1] for p in parts])
+        hi = np.concatenate([p[2] for p in parts])
         ray = f_idx[pairs] * (n_j * k) + r_idx[pairs]
-        cast = _Casts([t for _, t in sorted(tree_ids.values(), key=lambda x: x[0])],
-                      np.array(tree_of, np.int64), o_loc.tolist(), slot[pairs], d_loc[pairs],
-                      length[f_idx[pairs], r_idx[pairs]], stop[pairs])
-        # round 1: each ray's pair of nearest entry; round 2: the pairs entering before its hit
-        order = np.lexsort((entry, ray))
+        is_occ = self.is_occluder[o_idx[pairs]]
+        rays_u, decided, obj_first = _decide(ray, is_occ, lo, hi)
+        undecided = np.zeros(n_f * n_j * k, bool)
+        undecided[rays_u[~decided]] = True
+        n_cap = len(capsule_pairs[0])
+        again = np.nonzero(undecided[ray[:n_cap]])[0]
+        if len(again):  # a better lo of their capsule pairs: their rays' entries
+            lo[again] = capsule_pairs[3](again)
+            redo = np.nonzero(undecided[ray])[0]
+            rays_r, dec_r, first_r = _decide(ray[redo], is_occ[redo], lo[redo], hi[redo])
+            undecided[rays_r[dec_r]] = False
+            rays_u = np.concatenate([rays_u[decided], rays_r[dec_r]])
+            obj_first = np.concatenate([obj_first[decided], first_r[dec_r]])
+            decided = np.ones(len(rays_u), bool)
+        ray_blocked = np.zeros(n_f * n_j * k, bool)
+        first_obj = np.zeros(n_f * n_j * k, bool)
+        ray_blocked[rays_u[decided]] = True
+        first_obj[rays_u[decided & obj_first]] = True
+        cast = undecided[ray]
+        trees = self._slot_trees(visits, np.unique(fo[pairs[cast]]), n_o, values)
+        if cast.any():
+            self._cast_undecided(pairs[cast], fo, trees, frames, raw, u, f_idx, r_idx, length, stop,
+                                 np.maximum(lo[cast], 0.0), ray_blocked, first_obj, n_o, n_j * k)
+        return (ray_blocked.reshape(n_f, n_j, k).sum(axis=2, dtype=np.int32),
+                first_obj.reshape(n_f, n_j, k).sum(axis=2, dtype=np.int32))
+
+    @staticmethod
+    def _quiet(b: _Blocker, table: np.ndarray) -> bool:
+        """Whether no state of ``table`` (F, keys) would change the blocker's cache of states
+        (_Blocker.tree_at: each finds a cached one), so that tree_at may be skipped."""
+        if not b.shapes:
+            return False
+        if not table.shape[1]:
+            return True
+        sigs = np.array(list(b.shapes), np.float64)  # (cached, keys)
+        return bool((np.abs(table[:, None] - sigs[None]) <= KEY_SLACK).all(axis=2).any(axis=1).all())
+
+    def _capsule_pairs(self, sel, keep, k, f_idx, r_idx, o_idx, u, stop, solids, tables, sc_rot, loc,
+                       scale):
+        """(pairs kept, lo, hi) of the pairs ``sel`` on objects with a certified capsule
+        (:class:`_Solid`), in the world frame: the outer capsule (every vertex within its radius
+        of its axis, scaled by the largest scale) culls the pair unless the ray comes within it
+        before its stop, and the ray's entry into it (or the camera centre's distance to it) is
+        lo; when the camera centre is out of it, the ray's point nearest the inner capsule's
+        axis up to its last distance, if inside (radius rho scaled by the smallest scale), lies
+        in a ball inside the mesh: the ray's entry into that ball is hi. ``sel``: whole bundles
+        (K pairs each, in order), kept where ``keep``. Also returns a function giving a better lo
+        of some of the kept pairs (their rays' entry into the outer capsule)."""
+        if not len(sel):
+            return sel, np.empty(0), np.empty(0), None
+        objs = np.unique(o_idx[sel])
+        n_o, n_f = len(self.objects), sc_rot.shape[1]
+        ends = np.zeros((4, n_o, n_f, 3))  # outer axis, inner axis (object frame)
+        outer = np.zeros((n_o, n_f))
+        inner = np.full((n_o, n_f), -1.0)
+        for o in objs.tolist():
+            s = solids[o]
+            outer[o] = s.radius
+            if s.t is None:
+                ends[:, o] = np.array([s.b0, s.b1, s.a0, s.a1])[:, None]
+                inner[o] = s.rho
+            else:
+                w = tables[o][:, 0]
+                ends[0, o] = ends[2, o] = s.a0
+                ends[1, o] = ends[3, o] = s.a0 + w[:, None] * s.t
+                inner[o] = np.where((w >= STRETCH_MIN) & (w <= STRETCH_MAX), s.rho, -1.0)
+        world = np.einsum("ofij,eofj->eofi", sc_rot[objs], ends[:, objs]) + loc[objs]  # (4, o, F, 3)
+        s_abs = np.abs(scale[objs])
+        r_out = outer[objs] * s_abs.max(axis=2) + CULL_MARGIN
+        r_in = np.where(inner[objs] > 0, inner[objs] * s_abs.min(axis=2), -1.0)
+        # the camera centre's distance to the outer capsule, per slot (> 0: out of the mesh)
+        axis = world[1] - world[0]
+        rel = self.origin - world[0]
+        ee = np.einsum("ofi,ofi->of", axis, axis)
+        along = np.clip(np.einsum("ofi,ofi->of", axis, rel) / np.where(ee > 0, ee, 1.0), 0.0, 1.0)
+        gap0 = rel - along[..., None] * axis
+        slot_lo = np.sqrt(np.einsum("ofi,ofi->of", gap0, gap0)) - r_out
+        where = np.zeros(n_o, np.int64)
+        where[objs] = np.arange(len(objs))
+        # the K rays of each (frame, joint, object) bundle at once: the pairs come K by K
+        n_k = k
+        tri = sel[::n_k] // n_k
+        ot, ft = where[o_idx[tri * n_k]], f_idx[tri * n_k]
+        uu = u.reshape(n_f, -1, n_k, 3)[ft, r_idx[tri * n_k] // n_k]  # (T, K, 3)
+        st = stop.reshape(-1, n_k)[tri]
+        d2, w_, e_t = axis[ot, ft], rel[ot, ft], ee[ot, ft, None]
+        f_t, b_, c_ = np.einsum("ti,ti->t", d2, w_)[:, None], uu @ d2[:, :, None], uu @ w_[:, :, None]
+        b_, c_ = b_[..., 0], c_[..., 0]
+        s_, t_ = _closest_parameters(e_t, f_t, b_, c_, st + CULL_MARGIN)
+        # |w + s u - t axis|^2 (the ray's point minus the axis point), |u| = 1
+        gap2 = (np.einsum("ti,ti->t", w_, w_)[:, None] + s_ * (s_ + 2 * c_) + t_ * (t_ * e_t - 2 * f_t)
+                - 2 * s_ * t_ * b_)
+        ro = r_out[ot, ft]
+        kept = (gap2 <= (ro * ro)[:, None]) & keep.reshape(-1, n_k)[tri]
+        t_i, k_i = np.nonzero(kept)
+        sel = tri[t_i] * n_k + k_i
+        oi, fi, uu, st = ot[t_i], ft[t_i], uu[t_i, k_i], st[t_i, k_i]
+        out_lo = slot_lo[oi, fi]
+        hi = np.full(len(sel), np.inf)
+        ri = r_in[oi, fi]
+        last = st - SURE
+        cand = np.nonzero((ri > 0) & (out_lo > 0) & (last > 0))[0]
+        if len(cand):
+            d2_i = (world[3] - world[2])[oi[cand], fi[cand]]
+            w_i = self.origin - world[2][oi[cand], fi[cand]]
+            ri2 = ri[cand] ** 2
+            a_rel, gap2_i, s_i = _ray_axis(w_i, uu[cand], d2_i, np.einsum("ni,ni->n", d2_i, d2_i), last[cand])
+            s_p = np.einsum("ni,ni->n", a_rel, uu[cand])  # the axis point's projection on the ray
+            line2 = np.maximum(np.einsum("ni,ni->n", a_rel, a_rel) - s_p * s_p, 0.0)
+            ok = (gap2_i < ri2) & (s_i > 0) & (line2 < ri2)
+            entry = np.clip(s_p - np.sqrt(np.maximum(ri2 - line2, 0.0)), 0.0, last[cand])
+            hi[cand[ok]] = entry[ok]
+
+        def entries(idx):  # lo of the pairs idx: also the ray's entry into the outer capsule
+            o_, f_ = oi[idx], fi[idx]
+            return np.maximum(out_lo[idx], _capsule_entry(rel[o_, f_], uu[idx], axis[o_, f_], ee[o_, f_],
+                                                          r_out[o_, f_]))
+
+        return sel, np.maximum(out_lo, 0.0), hi, entries
+
+    def _box_pairs(self, sel, f_idx, r_idx, o_idx, u, stop, solids, rot, loc, scale, box_lo, box_hi):
+        """(pairs kept, lo, hi) of the pairs ``sel`` in the object frame (float64 maps from the
+        transforms): the mesh's bounding box (widened by CULL_MARGIN) culls the pair unless the
+        ray enters it before its stop, and its entry is lo; a certified inner box (boxes) gives
+        hi. A slot with a zero scale keeps its pairs, uncertified (cast as frame_counts)."""
+        if not len(sel):
+            return sel, np.empty(0), np.empty(0), None
+        fi, oi = f_idx[sel], o_idx[sel]
+        sc = scale[oi, fi]
+        with np.errstate(divide="ignore"):
+            inv_s = 1.0 / sc
+        regular = np.isfinite(inv_s).all(axis=1)
+        inv_s[~regular] = 0.0
+        a_map = rot[oi, fi].transpose(0, 2, 1) * inv_s[:, :, None]  # diag(1 / s) R^T
+        o_b = np.einsum("nij,nj->ni", a_map, self.origin - loc[oi, fi])
+        d_b = np.einsum("nij,nj->ni", a_map, u[fi, r_idx[sel]])  # per world metre
+        t_in, t_out = _slab(o_b, d_b, box_lo[oi], box_hi[oi])
+        st = stop[sel]
+        kept = ((t_in <= t_out) & (t_out >= 0) & (t_in <= st + CULL_MARGIN)) | ~regular
+        hi = np.full(len(sel), np.inf)
+        has_box = np.array([s is not None and s.box is not None for s in solids], bool)
+        cert = np.nonzero(kept & regular & has_box[oi] & (t_in > 0))[0]
+        if len(cert):
+            lo_i = np.array([s.box[0] if h else np.zeros(3) for s, h in zip(solids, has_box)])[oi[cert]]
+            hi_i = np.array([s.box[1] if h else np.zeros(3) for s, h in zip(solids, has_box)])[oi[cert]]
+            e_in, e_out = _slab(o_b[cert], d_b[cert], lo_i, hi_i)
+            good = (e_in < e_out) & (e_in > 0) & (e_in < st[cert] - SURE)
+            hi[cert[good]] = e_in[good]
+        t_in = np.where(regular, t_in, 0.0)
+        return sel[kept], t_in[kept], hi[kept], None
+
+    def _slot_trees(self, visits: np.ndarray, cast_slots: np.ndarray, n_o: int, values: list) -> dict:
+        """slot -> tree (_Blocker.tree_at) of the (frame, object) slots ``cast_slots``. tree_at
+        changes an object's cache of states only when a state finds none of the cached ones, so
+        only the objects whose states may (not quiet, see _quiet) are asked about every slot of
+        ``visits`` (sorted: frame_counts' order), the others only about the cast slots."""
+        want = set(cast_slots.tolist())
+        trees = {}
+        owner = visits % n_o
+        for o in np.unique(owner).tolist():
+            b, vals = self.objects[o], values[o]
+            for slot in visits[owner == o].tolist():
+                tree = b.tree_at(vals[slot // n_o])
+                if slot in want:
+                    trees[slot] = tree
+        for slot in want.difference(trees):
+            f, o = divmod(slot, n_o)
+            trees[slot] = self.objects[o].tree_at(values[o][f])
+        return trees
+
+    def _cast_undecided(self, cast, fo, trees, frames, raw, u, f_idx, r_idx, length, stop, entry,
+                        ray_blocked, first_obj, n_o, n_rays) -> None:
+        """Cast the pairs ``cast`` (indices of the chunk's pairs) of the rays left undecided, in
+        two rounds: each ray's pair of nearest box entry, then only the pairs that enter before
+        the hit found (the others cannot change what blocks the ray first); sets the rays'
+        outcomes in ``ray_blocked`` and ``first_obj``."""
+        slots, slot = np.unique(fo[cast], return_inverse=True)
+        tree_of, tree_ids, inv = [], {}, []
+        for s in slots.tolist():
+            f, o = divmod(s, n_o)
+            tree = trees[s]
+            tree_of.append(tree_ids.setdefault(id(tree), (len(tree_ids), tree))[0])
+            inv.append(self.objects[o].motion.inverse(frames[f], raw[o], f))
+        inv = np.array(inv, np.float64).reshape(-1, 3, 4)  # Blender's float32 inverses
+        o_loc = inv[:, :, :3] @ self.origin + inv[:, :, 3]  # (S, 3) camera centre, object frame
+        fc, rc = f_idx[cast], r_idx[cast]
+        d_loc = np.einsum("nij,nj->ni", inv[slot, :, :3], u[fc, rc])  # per world metre
+        ray = fc * n_rays + rc
+        ent = entry
+        casts = _Casts([t for _, t in sorted(tree_ids.values(), key=lambda x: x[0])],
+                       np.array(tree_of, np.int64), o_loc.tolist(), slot, d_loc, length[fc, rc], stop[cast])
+        order = np.lexsort((ent, ray))
         first = np.ones(len(order), bool)
         first[1:] = ray[order][1:] != ray[order][:-1]
         one = order[first]
-        t = np.full(len(pairs), np.inf)
-        t[one] = cast(one)
-        best = np.full(n_f * n_j * k, np.inf)
+        t = np.full(len(cast), np.inf)
+        t[one] = casts(one)
+        best = np.full(n_rays * (int(fc.max()) + 1), np.inf)
         best[ray[one]] = t[one]
         rest = order[~first]
-        rest = rest[entry[rest] <= best[ray[rest]]]
-        t[rest] = cast(rest)
-        is_occ = self.is_occluder[o_idx[pairs]]
-        t_obj = np.full(n_f * n_j * k, np.inf)
-        t_body = np.full(n_f * n_j * k, np.inf)
+        rest = rest[ent[rest] <= best[ray[rest]]]
+        t[rest] = casts(rest)
+        is_occ = self.is_occluder[fo[cast] % n_o]
+        t_obj = np.full(len(best), np.inf)
+        t_body = np.full(len(best), np.inf)
         np.minimum.at(t_obj, ray[is_occ], t[is_occ])
         np.minimum.at(t_body, ray[~is_occ], t[~is_occ])
-        ray_blocked = np.isfinite(t_obj) | np.isfinite(t_body)
-        first_obj = ray_blocked & (t_obj <= t_body)
-        return (ray_blocked.reshape(n_f, n_j, k).sum(axis=2, dtype=np.int32),
-                first_obj.reshape(n_f, n_j, k).sum(axis=2, dtype=np.int32))
+        hit = np.isfinite(t_obj) | np.isfinite(t_body)
+        rays = np.unique(ray)
+        ray_blocked[rays] = hit[rays]
+        first_obj[rays] = (hit & (t_obj <= t_body))[rays]
+
+    def _object_chunk(self, b: _Blocker, frames: list, key) -> tuple:
+        """A blocker at ``frames`` (``key``): its transforms, float64 rotations and shape-key
+        values (_Motion.chunk), bounding capsule (_clip_capsule) and values (F, keys), kept
+        while its bound holds (the levels of a clip share the body)."""
+        got = b.chunks.get(key)
+        if got is not None and got[0] is b.bound:
+            return got[1]
+        transforms, rm, vals = b.motion.chunk(b, frames)
+        capsule = self._clip_capsule(b, vals)
+        out = (transforms, rm, vals, capsule, np.array(vals, np.float64).reshape(len(frames), -1))
+        if len(b.chunks) >= 64:
+            b.chunks.pop(next(iter(b.chunks)))
+        b.chunks[key] = (b.bound, out)
+        return out
 
     def _clip_capsule(self, b: _Blocker, values: list) -> tuple:
         """A bounding capsule (object frame) of the blocker's mesh at every frame of ``values``

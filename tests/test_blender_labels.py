@@ -335,3 +335,92 @@ def test_clip_path_frames_beyond_the_scene_range(tmp_path):
     scene.frame_start, scene.frame_end = 5, 6  # the bounds from this range miss frames 0-4, 7-11
     scene.frame_set(5)
     _clip_path_equals_per_frame(scene, cfg, inputs, 12)
+
+
+def _triangles(faces) -> np.ndarray:
+    return np.array([(f[0], f[i], f[i + 1]) for f in faces for i in range(1, len(f) - 1)], np.int64)
+
+
+def _stretch_mesh(radius=0.07):
+    """The body's capsule mesh (bridge.build_body): a sphere whose upper half a key moves 1 m."""
+    from blender_addon import meshes
+
+    mesh = meshes.capsule(radius, 0.0)
+    ref = mesh.vertices.astype(np.float32)
+    key = ref.copy()
+    key[mesh.tail, 2] += np.float32(1.0)
+    return ref, key, _triangles(mesh.faces)
+
+
+def test_solid_of_certifies_closed_convex_meshes_only():
+    """solid_of gives inner shapes for closed convex meshes (boxes, spheres, cylinders,
+    capsules, the stretching body capsule, either winding) and None otherwise: an open mesh, a
+    dented one, a stretch key that dents it or moves vertices other ways."""
+    from blender_addon import meshes
+
+    ref, key, tris = _stretch_mesh()
+    basis = ref.astype(np.float64)
+    offset = key.astype(np.float64) - basis
+    for verts, faces in ((meshes.box([0.3, 0.2, 0.1]).vertices, meshes.box([0.3, 0.2, 0.1]).faces),
+                         (meshes.cylinder(0.2, 0.9).vertices, meshes.cylinder(0.2, 0.9).faces),
+                         (meshes.capsule(0.1, 0.4).vertices, meshes.capsule(0.1, 0.4).faces)):
+        t = _triangles(faces)
+        for wound in (t, t[:, ::-1]):
+            solid = labels.solid_of(verts, wound)
+            assert solid is not None and (solid.box is not None or solid.rho > 0)
+        assert labels.solid_of(verts, t[1:]) is None  # open
+    box = meshes.box([0.3, 0.2, 0.1])
+    assert labels.solid_of(box.vertices, _triangles(box.faces)).box is not None
+    dented = box.vertices.copy()
+    dented[0] *= 0.5  # a corner pushed in: not convex
+    assert labels.solid_of(dented, _triangles(box.faces)) is None
+    stretch = labels.solid_of(basis, tris, offset)
+    assert stretch is not None and stretch.t is not None and 0.069 < stretch.rho < 0.07
+    squash = offset.copy()
+    squash[squash[:, 2] > 0, 2] = -1.0  # the upper half moved down through the lower one
+    assert labels.solid_of(basis, tris, squash) is None
+    skew = offset.copy()
+    skew[np.flatnonzero(skew[:, 2] > 0)[:3], 0] = 0.5  # not one common vector
+    assert labels.solid_of(basis, tris, skew) is None
+
+
+def test_certified_hits_bound_the_tree_hits():
+    """For the stretching body capsule at several key values: a segment from outside the
+    outer capsule to a point of the inner capsule hits the mesh's tree (as the clip path builds
+    it, float32 blending) no later than that point, and a ray passing outside the outer capsule
+    misses it."""
+    from mathutils.bvhtree import BVHTree
+
+    ref, key, tris = _stretch_mesh()
+    solid = labels.solid_of(ref.astype(np.float64), tris, key.astype(np.float64) - ref)
+    rng = np.random.default_rng(5)
+    for w in (0.05, 0.3, 0.9):
+        co = ref - np.float32(w) * (ref - key)
+        tree = BVHTree.FromPolygons(co.tolist(), tris.tolist(), all_triangles=True)
+        a0, a1 = solid.a0, solid.a0 + w * solid.t
+        misses = 0
+        for _ in range(300):
+            along = rng.uniform(0, 1)
+            off = rng.normal(size=3)
+            off -= (off @ solid.t) * solid.t / (solid.t @ solid.t)
+            off *= rng.uniform(0, solid.rho) / np.linalg.norm(off)
+            inside = a0 + along * (a1 - a0) + off
+            origin = inside + rng.normal(size=3) * 3.0
+            gap = labels._ray_axis((origin - a0)[None], np.zeros((1, 3)), (a1 - a0)[None],
+                                   np.array([(a1 - a0) @ (a1 - a0)]), np.zeros(1))[1][0]
+            if gap <= solid.radius ** 2:
+                continue  # the camera centre must be out of the mesh
+            d = inside - origin
+            dist = np.linalg.norm(d)
+            hit = tree.ray_cast(origin.tolist(), (d / dist).tolist(), dist + 1.0)
+            assert hit[3] is not None and hit[3] <= dist + 1e-6
+            # a ray from there passing beside the outer capsule misses
+            side = np.cross(d, solid.t)
+            beside = a0 + along * (a1 - a0) + side / np.linalg.norm(side) * (solid.radius + 1e-3)
+            u = (beside - origin) / np.linalg.norm(beside - origin)
+            gap = labels._ray_axis((origin - a0)[None], u[None], (a1 - a0)[None],
+                                   np.array([(a1 - a0) @ (a1 - a0)]), np.array([1e3]))[1][0]
+            if gap > solid.radius ** 2:
+                assert tree.ray_cast(origin.tolist(), u.tolist(), 1e3)[3] is None
+                misses += 1
+        assert misses > 100
