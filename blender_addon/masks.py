@@ -16,6 +16,8 @@ subject's pixels.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from occpose.camera import Camera, project_to_2d
@@ -60,51 +62,139 @@ def subject_masks(joints_cam: np.ndarray, body, camera: Camera,
     Returns:
         visible, subject: (H, W) bool.
     """
-    a, b, radius = body.capsules(np.asarray(joints_cam, np.float64))  # (S, 3), (S, 3), (S,)
-    t_body = np.full((camera.height, camera.width), np.inf)
-    rays = distortion.pixel_rays(camera)
-    boxes = [(s, box) for s, box in enumerate(capsule_boxes(a, b, radius, camera))
-             if box[2] > box[0] and box[3] > box[1]]
-    if boxes:  # every capsule over its box, in one batch (numpy's per-call cost dominates)
-        pixels = [(np.arange(v0, v1)[:, None] * camera.width + np.arange(u0, u1)).ravel()
-                  for _, (u0, v0, u1, v1) in boxes]
-        idx = np.array([s for s, _ in boxes])
-        seg = np.repeat(idx, [len(p) for p in pixels])
-        flat = np.concatenate(pixels)
-        keep = _stadium(flat, seg, a, b, radius, camera)
+    batch = frame_masks(np.asarray(joints_cam)[None], body, camera, occluders_cam, [0])
+    return batch.visible_mask(0), batch.subject_mask(0)
+
+
+@dataclass(frozen=True, eq=False)
+class MaskBatch:
+    """The masks of several frames, as their subject pixels (:func:`frame_masks`).
+
+    Attributes:
+        shape: (H, W) of the camera.
+        frame: (N,) int64 position (0..F-1) of each subject pixel's frame in the batch.
+        pixel: (N,) int64 flat pixel index (v W + u), ascending within each frame.
+        visible: (N,) bool whether the pixel shows the subject in front of every occluder.
+        n_frames: F.
+    """
+
+    shape: tuple[int, int]
+    frame: np.ndarray
+    pixel: np.ndarray
+    visible: np.ndarray
+    n_frames: int
+
+    def visible_fractions(self) -> np.ndarray:
+        """(F,) float64 :func:`visible_fraction` of every frame of the batch."""
+        n = np.bincount(self.frame, minlength=self.n_frames)
+        seen = np.bincount(self.frame[self.visible], minlength=self.n_frames)
+        return np.where(n > 0, seen / np.maximum(n, 1), 1.0)
+
+    def _mask(self, i: int, which: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.shape[0] * self.shape[1], bool)
+        out[self.pixel[which & (self.frame == i)]] = True
+        return out.reshape(self.shape)
+
+    def visible_mask(self, i: int) -> np.ndarray:
+        """(H, W) bool visible mask of frame i of the batch."""
+        return self._mask(i, self.visible)
+
+    def subject_mask(self, i: int) -> np.ndarray:
+        """(H, W) bool subject mask of frame i of the batch."""
+        return self._mask(i, np.ones(len(self.pixel), bool))
+
+
+def frame_masks(joints_cam: np.ndarray, body, camera: Camera, occluders_cam: OccluderSet | None = None,
+                frames=None) -> MaskBatch:
+    """Masks of several frames in one batch: per pixel the same casts as one frame at a time
+    (every capsule over its box within its stadium, every occluder primitive over the subject
+    pixels within its reach), so the same values; numpy's per-call cost is paid once per batch.
+
+    Args:
+        joints_cam: (F, J, 3) metres, camera frame.
+        occluders_cam: occluders in the camera frame, or None.
+        frames: (F,) the frames' indices into ``occluders_cam``'s frames (default 0..F-1).
+    """
+    joints_cam = np.asarray(joints_cam, np.float64)
+    n_f = len(joints_cam)
+    frames = np.arange(n_f) if frames is None else np.asarray(frames, np.int64)
+    width, height = camera.width, camera.height
+    rays = distortion.pixel_rays(camera).reshape(-1, 3)
+    a, b, radius = body.capsules(joints_cam)  # (F, S, 3), (F, S, 3), (S,)
+    n_s = a.shape[1]
+    a, b, radius = a.reshape(-1, 3), b.reshape(-1, 3), np.tile(radius, n_f)  # capsule c: frame c // S
+    # a frame with a capsule reaching the camera plane (or a distorted camera): every capsule of
+    # the frame over the whole image, no stadium (as capsule_boxes and _stadium do)
+    near = (np.stack([a, b], axis=1)[..., 2] - radius[:, None] <= 1e-3).reshape(n_f, -1).any(axis=1)
+    whole = np.repeat(near | camera.has_distortion, n_s)
+    boxes = np.tile(np.array([0, 0, width, height]), (len(a), 1))
+    part = np.flatnonzero(~whole)
+    if len(part):
+        boxes[part] = capsule_boxes(a[part], b[part], radius[part], camera)
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    count = np.where((w > 0) & (h > 0), w * h, 0)
+    seg = np.repeat(np.arange(len(a)), count)  # every capsule over its box, row by row
+    local = np.arange(len(seg)) - np.repeat(np.cumsum(count) - count, count)
+    row = local // w[seg]
+    flat = (boxes[seg, 1] + row) * width + boxes[seg, 0] + (local - row * w[seg])
+    if len(part):
+        sub = ~whole[seg]
+        index = np.full(len(a), -1)
+        index[part] = np.arange(len(part))
+        keep = _stadium(flat[sub], index[seg[sub]], a[part], b[part], radius[part], camera)
         if keep is not None:
-            flat, seg = flat[keep], seg[keep]
-        t = raycast.ray_capsule(np.zeros(3), rays.reshape(-1, 3)[flat], a[seg], b[seg], radius[seg])
-        body = t_body.reshape(-1)
-        bounds = np.searchsorted(seg, idx[1:])  # seg is sorted: one run of pixels per capsule
-        for part, where in zip(np.split(t, bounds), np.split(flat, bounds)):
-            body[where] = np.minimum(body[where], part)  # unique pixels within one capsule
-    subject = np.isfinite(t_body)
-    visible = subject.copy()
-    if occluders_cam is not None and occluders_cam.num_primitives and subject.any():
-        v, u = np.nonzero(subject)
-        flat_rays = rays[v, u]
-        reach = _occluder_reach(occluders_cam, camera)
-        for i in range(occluders_cam.num_primitives):  # each over the subject pixels it may cover
-            if reach is None:
-                near = np.arange(len(v))
-            else:
-                (cu, cv), r = reach[i]
-                du, dv = u + 0.5 - cu, v + 0.5 - cv
-                near = np.flatnonzero(du * du + dv * dv <= r * r) if np.isfinite(r) else np.arange(len(v))
-            for s in range(0, len(near), CHUNK):
-                idx = near[s:s + CHUNK]
-                vv, uu = v[idx], u[idx]
-                t_obj = raycast.ray_primitive(np.zeros((len(idx), 3)), flat_rays[idx], occluders_cam, i,
-                                              frames=np.zeros(len(idx), np.int64), t_max=t_body[vv, uu])
-                visible[vv, uu] &= ~(t_obj < t_body[vv, uu])
-    return visible, subject
+            keep_all = np.ones(len(seg), bool)
+            keep_all[sub] = keep
+            flat, seg = flat[keep_all], seg[keep_all]
+    t = raycast.ray_capsule(np.zeros(3), rays[flat], a[seg], b[seg], radius[seg])
+    hit = np.isfinite(t)
+    # the body's first hit per pixel: the smallest t over the capsules (min is exact, so any order)
+    key = seg[hit] // n_s * (width * height) + flat[hit]
+    t_body = np.full(n_f * width * height, np.inf)
+    np.minimum.at(t_body, key, t[hit])
+    key = np.flatnonzero(t_body < np.inf)  # subject pixels, frame by frame, row by row
+    t_body = t_body[key]
+    frame, pixel = np.divmod(key, width * height)
+    visible = np.ones(len(key), bool)
+    if occluders_cam is not None and occluders_cam.num_primitives and len(key):
+        _cast_occluders(occluders_cam, camera, frames, rays, frame, pixel, t_body, visible)
+    return MaskBatch((height, width), frame, pixel, visible, n_f)
 
 
-def _occluder_reach(occ: OccluderSet, camera: Camera):
-    """Per primitive of a 1-frame set: (pixel centre of its bounding ball's centre, reach in
-    pixels) -- the ball projects within that reach (see :func:`capsule_boxes`); reach inf when
-    the ball reaches the camera plane. None for cameras with distortion (all pixels)."""
+def _cast_occluders(occ: OccluderSet, camera: Camera, frames: np.ndarray, rays: np.ndarray,
+                    frame: np.ndarray, pixel: np.ndarray, t_body: np.ndarray, visible: np.ndarray) -> None:
+    """Clear ``visible`` where an occluder primitive is hit before the body (t < t_body), each
+    primitive cast over the subject pixels within its reach (:func:`_occluder_reach`)."""
+    from occpose.occlusion.occluders.geometry import MESH
+
+    v, u = np.divmod(pixel, camera.width)
+    reach = _occluder_reach(occ, camera, frames)
+    for i in range(occ.num_primitives):
+        if reach is None:
+            near = np.arange(len(pixel))
+        else:
+            cu, cv, r = (x[frame] for x in reach[i])
+            du, dv = u + 0.5 - cu, v + 0.5 - cv
+            near = np.flatnonzero(~np.isfinite(r) | (du * du + dv * dv <= r * r))
+        if int(occ.shape[i]) == MESH:  # as one frame at a time: the mesh engine and its blocks
+            groups = [near[frame[near] == f] for f in np.unique(frame[near])]  # depend on the batch
+            groups = [g[s:s + CHUNK] for g in groups for s in range(0, len(g), CHUNK)]
+        else:
+            groups = [near]
+        for idx in groups:
+            if not len(idx):
+                continue
+            t_obj = raycast.ray_primitive(np.zeros((len(idx), 3)), rays[pixel[idx]], occ, i,
+                                          frames=frames[frame[idx]], t_max=t_body[idx])
+            visible[idx] &= ~(t_obj < t_body[idx])
+
+
+def _occluder_reach(occ: OccluderSet, camera: Camera, frames: np.ndarray):
+    """Per primitive: (cu, cv, reach), each (F,) over ``frames``: the pixel position of its
+    bounding ball's centre, and the reach in pixels within which the ball projects (see
+    :func:`capsule_boxes`); reach inf when the ball reaches the camera plane. None for cameras
+    with distortion (all pixels). The bound holds MARGIN pixels to spare, so a last-bit
+    difference in it changes no mask."""
     if camera.has_distortion:
         return None
     from occpose.occlusion.occluders.geometry import BOX, CAPSULE, CYLINDER, SPHERE
@@ -123,14 +213,13 @@ def _occluder_reach(occ: OccluderSet, camera: Camera):
         else:  # a mesh: its furthest vertex from the object origin
             r = float(np.linalg.norm(occ.mesh_vertices(i), axis=-1).max())
         r = r * (1 + 1e-9) + 1e-9
-        c = np.asarray(occ.pose[0, i, :3, 3], np.float64)
-        z = c[2]
-        if z - r <= 1e-3:
-            out.append(((0.0, 0.0), np.inf))
-            continue
-        uv = project_to_2d(c[None], camera)[0]
-        reach = r * np.linalg.norm(c) / ((z - r) * z) * max(camera.fx, camera.fy) + MARGIN
-        out.append(((float(uv[0]), float(uv[1])), float(reach)))
+        c = np.asarray(occ.pose[frames, i, :3, 3], np.float64)  # (F, 3)
+        z = c[:, 2]
+        uv = project_to_2d(c, camera)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reach = r * np.linalg.norm(c, axis=-1) / ((z - r) * z) * max(camera.fx, camera.fy) + MARGIN
+        reach = np.where(z - r <= 1e-3, np.inf, reach)
+        out.append((uv[:, 0], uv[:, 1], reach))
     return out
 
 
