@@ -9,9 +9,14 @@ occluders by occpose's exact kernels (:mod:`occpose.occlusion.raycast.primitives
 
 ``mask_visible_fraction`` = visible / subject pixels (BOP's visib_fract), 1.0 for a frame with
 no subject pixel (nothing is hidden). The same geometry is rendered by Blender as 32-segment
-meshes, so mask and image agree to a fraction of a pixel along the silhouettes. Each capsule is
-cast only over its projected bounding box (:func:`capsule_boxes`), occluders only over the
-subject's pixels.
+meshes, so mask and image agree to a fraction of a pixel along the silhouettes.
+
+:func:`frame_masks` masks several frames per call and casts only where a bound does not decide
+(each with SLACK pixels or metres to spare, far beyond the kernels' rounding, so the masks are
+those of casting every pixel against every primitive): each capsule over the pixels near its
+image (:class:`_Stadia`, within :func:`capsule_boxes`), none over pixels surely inside one,
+occluders over the subject pixels near their image, and against the body's distance only where
+depth does not order them (:func:`_occluder_plan`).
 """
 
 from __future__ import annotations
@@ -26,8 +31,12 @@ from occpose.occlusion.occluders.geometry import OccluderSet
 
 from . import distortion
 
-CHUNK = 16384  # pixels per batch
+CHUNK = 16384  # pixels per mesh cast
+BATCH_FRAMES = 50  # frames per frame_masks call (batch_frames)
+BATCH_PIXELS = 1 << 22  # image pixels per frame_masks call (its memory is ~100 bytes per pixel)
 MARGIN = 2  # pixels around the bounding box
+SLACK = 0.05  # pixels between a culling bound and the bound it is proven from (the kernels round
+# at ~1e-12 pixels)
 
 
 def capsule_boxes(a: np.ndarray, b: np.ndarray, radius: np.ndarray, camera: Camera) -> np.ndarray:
@@ -50,6 +59,14 @@ def capsule_boxes(a: np.ndarray, b: np.ndarray, radius: np.ndarray, camera: Came
     lo = np.floor((uv - reach).min(axis=1)).astype(int) - MARGIN
     hi = np.ceil((uv + reach).max(axis=1)).astype(int) + MARGIN
     return np.clip(np.concatenate([lo, hi], axis=1), 0, [camera.width, camera.height] * 2)
+
+
+def batch_frames(camera: Camera) -> int:
+    """How many frames to mask per :func:`frame_masks` call: BATCH_FRAMES, fewer for large images;
+    one for a distorted camera (every capsule is cast over the whole image)."""
+    if camera.has_distortion:
+        return 1
+    return max(1, min(BATCH_FRAMES, BATCH_PIXELS // (camera.width * camera.height)))
 
 
 def subject_masks(joints_cam: np.ndarray, body, camera: Camera,
@@ -106,14 +123,22 @@ class MaskBatch:
 
 def frame_masks(joints_cam: np.ndarray, body, camera: Camera, occluders_cam: OccluderSet | None = None,
                 frames=None) -> MaskBatch:
-    """Masks of several frames in one batch: per pixel the same casts as one frame at a time
-    (every capsule over its box within its stadium, every occluder primitive over the subject
-    pixels within its reach), so the same values; numpy's per-call cost is paid once per batch.
+    """Masks of several frames in one batch (numpy's per-call cost is paid once per batch).
 
     Args:
         joints_cam: (F, J, 3) metres, camera frame.
         occluders_cam: occluders in the camera frame, or None.
         frames: (F,) the frames' indices into ``occluders_cam``'s frames (default 0..F-1).
+
+    Every value that decides a pixel comes from the kernels, per pixel, as for one frame at a
+    time; what is skipped is only what bounds with SLACK pixels (or metres) to spare decide:
+
+    * a capsule is cast only over the pixels of its stadium (:class:`_Stadia`); a pixel within
+      the inner stadium of one of the frame's capsules is a subject pixel without a cast;
+    * an occluder primitive wholly behind the body (its bounding ball further than any body
+      point) hides nothing; one wholly in front hides the subject pixels its ray hits, whatever
+      their body distance; only for the others (and meshes) are subject pixels within their
+      reach cast against every capsule for the body's distance.
     """
     joints_cam = np.asarray(joints_cam, np.float64)
     n_f = len(joints_cam)
@@ -123,131 +148,289 @@ def frame_masks(joints_cam: np.ndarray, body, camera: Camera, occluders_cam: Occ
     a, b, radius = body.capsules(joints_cam)  # (F, S, 3), (F, S, 3), (S,)
     n_s = a.shape[1]
     a, b, radius = a.reshape(-1, 3), b.reshape(-1, 3), np.tile(radius, n_f)  # capsule c: frame c // S
+    ends = np.stack([a, b], axis=1)  # (F S, 2, 3)
     # a frame with a capsule reaching the camera plane (or a distorted camera): every capsule of
-    # the frame over the whole image, no stadium (as capsule_boxes and _stadium do)
-    near = (np.stack([a, b], axis=1)[..., 2] - radius[:, None] <= 1e-3).reshape(n_f, -1).any(axis=1)
-    whole = np.repeat(near | camera.has_distortion, n_s)
+    # the frame over the whole image, no stadium (as capsule_boxes does)
+    near_plane = (ends[..., 2] - radius[:, None] <= 1e-3).reshape(n_f, -1).any(axis=1)
+    whole = np.repeat(near_plane | camera.has_distortion, n_s)
     boxes = np.tile(np.array([0, 0, width, height]), (len(a), 1))
     part = np.flatnonzero(~whole)
     if len(part):
         boxes[part] = capsule_boxes(a[part], b[part], radius[part], camera)
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     count = np.where((w > 0) & (h > 0), w * h, 0)
-    seg = np.repeat(np.arange(len(a)), count)  # every capsule over its box, row by row
-    local = np.arange(len(seg)) - np.repeat(np.cumsum(count) - count, count)
-    row = local // w[seg]
-    flat = (boxes[seg, 1] + row) * width + boxes[seg, 0] + (local - row * w[seg])
+    # each frame's pixels are numbered within the bounding box of its capsules' boxes
+    empty = (count == 0)[:, None]
+    lo = np.where(empty, [width, height], boxes[:, :2]).reshape(n_f, n_s, 2).min(axis=1)
+    hi = np.where(empty, 0, boxes[:, 2:]).reshape(n_f, n_s, 2).max(axis=1)
+    size = np.maximum(hi - lo, 0)
+    area = size[:, 0] * size[:, 1]
+    base = np.cumsum(area) - area
+
+    # every capsule over the rows of its box, each row over the span that may hold its stadium
+    rows = np.where(count > 0, h, 0)
+    row_cap = np.repeat(np.arange(len(a)), rows)
+    row_v = boxes[row_cap, 1] + np.arange(len(row_cap)) - np.repeat(np.cumsum(rows) - rows, rows)
+    u_lo, u_hi = boxes[row_cap, 0], boxes[row_cap, 2]
     if len(part):
-        sub = ~whole[seg]
-        index = np.full(len(a), -1)
-        index[part] = np.arange(len(part))
-        keep = _stadium(flat[sub], index[seg[sub]], a[part], b[part], radius[part], camera)
-        if keep is not None:
-            keep_all = np.ones(len(seg), bool)
-            keep_all[sub] = keep
-            flat, seg = flat[keep_all], seg[keep_all]
-    t = raycast.ray_capsule(np.zeros(3), rays[flat], a[seg], b[seg], radius[seg])
-    hit = np.isfinite(t)
-    # the body's first hit per pixel: the smallest t over the capsules (min is exact, so any order)
-    key = seg[hit] // n_s * (width * height) + flat[hit]
-    t_body = np.full(n_f * width * height, np.inf)
-    np.minimum.at(t_body, key, t[hit])
-    key = np.flatnonzero(t_body < np.inf)  # subject pixels, frame by frame, row by row
-    t_body = t_body[key]
-    frame, pixel = np.divmod(key, width * height)
-    visible = np.ones(len(key), bool)
-    if occluders_cam is not None and occluders_cam.num_primitives and len(key):
-        _cast_occluders(occluders_cam, camera, frames, rays, frame, pixel, t_body, visible)
-    return MaskBatch((height, width), frame, pixel, visible, n_f)
-
-
-def _cast_occluders(occ: OccluderSet, camera: Camera, frames: np.ndarray, rays: np.ndarray,
-                    frame: np.ndarray, pixel: np.ndarray, t_body: np.ndarray, visible: np.ndarray) -> None:
-    """Clear ``visible`` where an occluder primitive is hit before the body (t < t_body), each
-    primitive cast over the subject pixels within its reach (:func:`_occluder_reach`)."""
-    from occpose.occlusion.occluders.geometry import MESH
-
-    v, u = np.divmod(pixel, camera.width)
-    reach = _occluder_reach(occ, camera, frames)
-    for i in range(occ.num_primitives):
-        if reach is None:
-            near = np.arange(len(pixel))
+        stadia = _Stadia.of(a, b, radius, camera)  # meaningless for the whole-image capsules
+        cut = ~whole[row_cap]
+        lo_cut, hi_cut = stadia.row_spans(row_v[cut], row_cap[cut], u_lo[cut], u_hi[cut])
+        u_lo[cut], u_hi[cut] = lo_cut, hi_cut
+    n = np.maximum(u_hi - u_lo, 0)
+    seg, v = np.repeat(row_cap, n), np.repeat(row_v, n)
+    u = np.arange(len(seg)) + np.repeat(u_lo - (np.cumsum(n) - n), n)
+    inner = np.zeros(len(seg), bool)
+    if len(part):
+        sub = np.flatnonzero(~whole[seg]) if len(part) < len(a) else slice(None)
+        outer, inner[sub] = stadia.test(u[sub], v[sub], seg[sub])
+        if len(part) < len(a):
+            keep = np.ones(len(seg), bool)
+            keep[sub] = outer
         else:
-            cu, cv, r = (x[frame] for x in reach[i])
-            du, dv = u + 0.5 - cu, v + 0.5 - cv
-            near = np.flatnonzero(~np.isfinite(r) | (du * du + dv * dv <= r * r))
-        if int(occ.shape[i]) == MESH:  # as one frame at a time: the mesh engine and its blocks
-            groups = [near[frame[near] == f] for f in np.unique(frame[near])]  # depend on the batch
+            keep = outer
+        seg, u, v, inner = seg[keep], u[keep], v[keep], inner[keep]
+    frame = seg // n_s
+    key = base[frame] + (v - lo[frame, 1]) * size[frame, 0] + (u - lo[frame, 0])
+    mark = np.zeros(int(area.sum()), bool)
+    mark[key] = True
+    cand = np.flatnonzero(mark)  # the pixels any capsule may cover, frame by frame, row by row
+    slot = np.zeros(len(mark), np.int64)
+    slot[cand] = np.arange(len(cand))
+    pair = slot[key]  # each (capsule, pixel) pair's candidate pixel
+    c_frame = np.searchsorted(base, cand, side="right") - 1
+    c_v, c_u = np.divmod(cand - base[c_frame], np.maximum(size[c_frame, 0], 1))
+    c_v, c_u = c_v + lo[c_frame, 1], c_u + lo[c_frame, 0]
+    covered = np.zeros(len(cand), bool)
+    covered[pair[inner]] = True
+
+    occ = occluders_cam if occluders_cam is not None and occluders_cam.num_primitives else None
+    plan = _occluder_plan(occ, camera, frames, ends, radius, n_s) if occ is not None else []
+    exact = np.zeros(len(cand), bool)  # pixels that need the body's distance
+    for p in plan:
+        if p.exact.all():
+            exact |= p.near(c_frame, c_u, c_v)
+        elif p.exact.any():
+            idx = np.flatnonzero(p.exact[c_frame])
+            exact[idx] |= p.near(c_frame[idx], c_u[idx], c_v[idx])
+    need = exact[pair] | ~covered[pair]
+    t = raycast.ray_capsule(np.zeros(3), rays[v[need] * width + u[need]], a[seg[need]], b[seg[need]],
+                            radius[seg[need]])
+    hit = covered.copy()
+    hit[pair[need][np.isfinite(t)]] = True
+    t_body = np.full(len(cand), np.inf)
+    ex = exact[pair[need]]
+    np.minimum.at(t_body, pair[need][ex], t[ex])  # min is exact: the same in any order
+
+    keep = np.flatnonzero(hit)  # the subject pixels
+    frame, u, v, t_body = c_frame[keep], c_u[keep], c_v[keep], t_body[keep]
+    pixel = v * width + u
+    visible = np.ones(len(keep), bool)
+    for p in plan:
+        if p.behind.all():
+            continue
+        near = np.flatnonzero(~p.behind[frame] & p.near(frame, u, v))
+        front = near[p.front[frame[near]]]
+        if len(front):  # hit before any body point: hidden wherever its ray hits
+            t_obj = raycast.ray_primitive(np.zeros((len(front), 3)), rays[pixel[front]], occ, p.index,
+                                          frames=frames[frame[front]])
+            visible[front] &= ~(t_obj < np.inf)
+        near = near[p.exact[frame[near]]]
+        if p.mesh:  # as one frame at a time: the mesh engine and its blocks depend on the batch
+            groups = [near[frame[near] == f] for f in np.unique(frame[near])]
             groups = [g[s:s + CHUNK] for g in groups for s in range(0, len(g), CHUNK)]
         else:
             groups = [near]
         for idx in groups:
-            if not len(idx):
-                continue
-            t_obj = raycast.ray_primitive(np.zeros((len(idx), 3)), rays[pixel[idx]], occ, i,
-                                          frames=frames[frame[idx]], t_max=t_body[idx])
-            visible[idx] &= ~(t_obj < t_body[idx])
+            if len(idx):
+                t_obj = raycast.ray_primitive(np.zeros((len(idx), 3)), rays[pixel[idx]], occ, p.index,
+                                              frames=frames[frame[idx]], t_max=t_body[idx])
+                visible[idx] &= ~(t_obj < t_body[idx])
+    return MaskBatch((height, width), frame, pixel, visible, n_f)
 
 
-def _occluder_reach(occ: OccluderSet, camera: Camera, frames: np.ndarray):
-    """Per primitive: (cu, cv, reach), each (F,) over ``frames``: the pixel position of its
-    bounding ball's centre, and the reach in pixels within which the ball projects (see
-    :func:`capsule_boxes`); reach inf when the ball reaches the camera plane. None for cameras
-    with distortion (all pixels). The bound holds MARGIN pixels to spare, so a last-bit
-    difference in it changes no mask."""
-    if camera.has_distortion:
-        return None
-    from occpose.occlusion.occluders.geometry import BOX, CAPSULE, CYLINDER, SPHERE
+@dataclass(frozen=True, eq=False)
+class _Primitive:
+    """How :func:`frame_masks` casts one occluder primitive, per frame of the batch (F,)."""
 
+    index: int
+    mesh: bool
+    behind: np.ndarray  # bool: further than any body point (hides nothing)
+    front: np.ndarray  # bool: nearer than any body point (hides what it hits)
+    exact: np.ndarray  # bool: neither (or a mesh): compared with the body's distance
+    centre: np.ndarray | None  # (F, 2) pixel position of the bounding ball's centre
+    reach: np.ndarray | None  # (F,) pixels; inf: every pixel; None (distortion): every pixel
+    box: np.ndarray | None  # (F, 4) u0, v0, u1, v1 pixel box of its image (+-inf: none), used
+    # instead of the reach (balls and meshes have none)
+
+    def near(self, frame: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Which pixels (u, v) of the batch's frames ``frame`` the primitive may cover."""
+        if self.reach is None:
+            return np.ones(len(frame), bool)
+        uc, vc = u + 0.5, v + 0.5
+        if self.box is not None:
+            box = self.box[frame]
+            return (uc >= box[:, 0]) & (uc <= box[:, 2]) & (vc >= box[:, 1]) & (vc <= box[:, 3])
+        r = self.reach[frame]
+        du, dv = uc - self.centre[frame, 0], vc - self.centre[frame, 1]
+        with np.errstate(invalid="ignore"):
+            return ~np.isfinite(r) | (du * du + dv * dv <= r * r)
+
+
+def _occluder_plan(occ: OccluderSet, camera: Camera, frames: np.ndarray, ends: np.ndarray,
+                   radius: np.ndarray, n_s: int) -> list[_Primitive]:
+    """Per primitive of ``occ``: its :class:`_Primitive` over ``frames``.
+
+    Every point of a capsule with ends a, b lies within r of the segment, so at distance between
+    min(z_a, z_b) - r (z <= distance) and max(|a|, |b|) + r from the camera; every point of a
+    primitive within its bounding ball (:func:`_bounding_radius`). Those bounds, 1e-6 m and 1e-5
+    relative apart (far more than the kernels' rounding), order a primitive and the body.
+    The reach of an analytic primitive is its bounding ball's (see :func:`capsule_boxes`) plus
+    SLACK; a mesh keeps MARGIN, so that the pixels it is cast over, which choose its ray engine,
+    are those of one frame at a time.
+    """
+    from occpose.occlusion.occluders.geometry import MESH, SPHERE
+
+    n_f = len(frames)
+    body_near = (ends[..., 2].min(axis=1) - radius).reshape(n_f, n_s).min(axis=1)
+    body_far = (np.linalg.norm(ends, axis=-1).max(axis=1) + radius).reshape(n_f, n_s).max(axis=1)
+    f_max = max(camera.fx, camera.fy)
     out = []
     for i in range(occ.num_primitives):
-        code, size = int(occ.shape[i]), np.asarray(occ.size[i], np.float64)
-        if code == BOX:
-            r = float(np.linalg.norm(size))
-        elif code == SPHERE:
-            r = float(size[0])
-        elif code == CAPSULE:
-            r = float(size[0] + size[2])
-        elif code == CYLINDER:
-            r = float(np.hypot(size[0], size[2]))
-        else:  # a mesh: its furthest vertex from the object origin
-            r = float(np.linalg.norm(occ.mesh_vertices(i), axis=-1).max())
-        r = r * (1 + 1e-9) + 1e-9
+        mesh = int(occ.shape[i]) == MESH
+        r = _bounding_radius(occ, i)
         c = np.asarray(occ.pose[frames, i, :3, 3], np.float64)  # (F, 3)
-        z = c[:, 2]
-        uv = project_to_2d(c, camera)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            reach = r * np.linalg.norm(c, axis=-1) / ((z - r) * z) * max(camera.fx, camera.fy) + MARGIN
-        reach = np.where(z - r <= 1e-3, np.inf, reach)
-        out.append((uv[:, 0], uv[:, 1], reach))
+        dist = np.linalg.norm(c, axis=-1)
+        loose = r * (1 + 1e-5) + 1e-6
+        behind = dist - loose > body_far + 1e-6
+        front = ~behind & (dist + loose < body_near - 1e-6) & (not mesh)
+        centre = reach = box = None
+        if not camera.has_distortion:
+            rr, margin = (r * (1 + 1e-9) + 1e-9, MARGIN) if mesh else (loose, SLACK)
+            z = c[:, 2]
+            centre = project_to_2d(c, camera)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                reach = rr * dist / ((z - rr) * z) * f_max + margin
+            reach = np.where(z - rr <= 1e-3, np.inf, reach)
+            if not mesh and int(occ.shape[i]) != SPHERE:  # a ball's reach is its image's
+                box = _image_box(occ, i, frames, camera)
+        out.append(_Primitive(i, mesh, behind, front, ~behind & ~front, centre, reach, box))
     return out
 
 
-def _stadium(flat: np.ndarray, seg: np.ndarray, a: np.ndarray, b: np.ndarray, radius: np.ndarray,
-             camera: Camera) -> np.ndarray | None:
-    """Which pixels (flat indices, each with its capsule ``seg``) may show their capsule: those
-    within the projected axis segment's reach (:func:`capsule_boxes`' bound, taken at the
-    nearest and furthest ends) plus MARGIN pixels; None (all) for cameras with distortion or
-    capsules near the camera plane. The ball of radius r at q on a-b projects within
-    f r |q| / ((z_q - r) z_q) of q's image, which lies on the segment between the ends' images;
-    |q| <= max(|a|, |b|) and z_q >= min(z_a, z_b), so that bound covers the whole capsule."""
-    ends = np.stack([a, b], axis=1)  # (S, 2, 3)
-    z = ends[..., 2].min(axis=1)
-    if camera.has_distortion or (z - radius <= 1e-3).any():
-        return None
-    reach = radius * np.linalg.norm(ends, axis=-1).max(axis=1) / ((z - radius) * z)
-    reach = reach * max(camera.fx, camera.fy) + MARGIN  # (S,) pixels
-    uv = project_to_2d(ends, camera)  # (S, 2, 2)
-    pa, d = uv[:, 0], uv[:, 1] - uv[:, 0]
-    dd = np.einsum("si,si->s", d, d)
-    inv = np.where(dd > 0, 1.0 / np.where(dd > 0, dd, 1.0), 0.0)
-    u = flat % camera.width + 0.5 - pa[seg, 0]
-    v = flat // camera.width + 0.5 - pa[seg, 1]
-    du, dv = d[seg, 0], d[seg, 1]
-    t = np.clip((u * du + v * dv) * inv[seg], 0.0, 1.0)
-    u -= t * du
-    v -= t * dv
-    return u * u + v * v <= np.square(reach)[seg]
+_SIGNS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], np.float64)
+
+
+def _image_box(occ: OccluderSet, i: int, frames: np.ndarray, camera: Camera) -> np.ndarray:
+    """(F, 4) u0, v0, u1, v1: a pixel box holding the image of analytic primitive i (SLACK pixels
+    beyond the images of the corners of an oriented box around it, inflated by 1e-5 relative and
+    1e-6 m for poses that are rigid to 1e-6); -inf, -inf, inf, inf when a corner is within 1e-3
+    of the camera plane. In front of the camera the image of a box is the convex hull of its
+    corners' images, and a ray through a pixel centre hits only what projects onto it."""
+    from occpose.occlusion.occluders.geometry import BOX, CAPSULE, SPHERE
+
+    code, size = int(occ.shape[i]), np.asarray(occ.size[i], np.float64)
+    if code == BOX:
+        half = size
+    elif code == SPHERE:
+        half = np.array([size[0]] * 3)
+    else:  # a cylinder (radius, half height) or a capsule (its balls reach r beyond the caps)
+        half = np.array([size[0], size[0], size[2] + (size[0] if code == CAPSULE else 0.0)])
+    half = half * (1 + 1e-5) + 1e-6
+    pose = occ.pose[frames, i]  # (F, 4, 4)
+    corners = pose[:, None, :3, 3] + np.einsum("fij,kj->fki", pose[:, :3, :3], _SIGNS * half)  # (F, 8, 3)
+    ok = corners[..., 2].min(axis=1) > 1e-3
+    uv = project_to_2d(np.where(ok[:, None, None], corners, 1.0), camera)  # (F, 8, 2)
+    box = np.concatenate([uv.min(axis=1) - SLACK, uv.max(axis=1) + SLACK], axis=1)
+    return np.where(ok[:, None], box, [-np.inf, -np.inf, np.inf, np.inf])
+
+
+def _bounding_radius(occ: OccluderSet, i: int) -> float:
+    """Radius of a ball around primitive i's object origin that holds the primitive."""
+    from occpose.occlusion.occluders.geometry import BOX, CAPSULE, CYLINDER, SPHERE
+
+    code, size = int(occ.shape[i]), np.asarray(occ.size[i], np.float64)
+    if code == BOX:
+        return float(np.linalg.norm(size))
+    if code == SPHERE:
+        return float(size[0])
+    if code == CAPSULE:
+        return float(size[0] + size[2])
+    if code == CYLINDER:
+        return float(np.hypot(size[0], size[2]))
+    return float(np.linalg.norm(occ.mesh_vertices(i), axis=-1).max())  # a mesh: its furthest vertex
+
+
+@dataclass(frozen=True, eq=False)
+class _Stadia:
+    """Per capsule in front of the camera (z - r > 0), camera without distortion: the image of
+    its axis segment (pa + s d, 0 <= s <= 1, pixels) and two reaches around it (pixels):
+
+    * outer = f_max r max(|a|, |b|) / ((z_min - r) z_min) + SLACK. The ball of radius r at q on
+      a-b projects within f_max r |q| / ((z_q - r) z_q) of q's image (a point q + e, |e| <= r,
+      is off q's normalised image point by |(e x q)_xy| / (z_q (z_q + e_z))), which lies on the
+      segment between the ends' images; |q| <= max(|a|, |b|), z_q >= z_min. Rays through pixel
+      centres further from the segment's image miss the capsule, by more than SLACK pixels.
+    * inner = f_min r / max(|a|, |b|) - SLACK. The ray through a pixel centre d off q's image
+      (d / f_min off it in normalised coordinates) passes within |q| d / f_min of q, so inside
+      the ball at q, by more than SLACK pixels, in front of the camera: the capsule kernel hits
+      it.
+    """
+
+    pa: np.ndarray  # (C, 2)
+    d: np.ndarray  # (C, 2)
+    inv: np.ndarray  # (C,) 1 / |d|^2, 0 for a point
+    outer: np.ndarray  # (C,)
+    inner2: np.ndarray  # (C,) inner^2, -1 when inner <= 0
+
+    @classmethod
+    def of(cls, a: np.ndarray, b: np.ndarray, radius: np.ndarray, camera: Camera) -> "_Stadia":
+        ends = np.stack([a, b], axis=1)  # (C, 2, 3)
+        z = ends[..., 2].min(axis=1)
+        far = np.linalg.norm(ends, axis=-1).max(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            outer = radius * far / ((z - radius) * z) * max(camera.fx, camera.fy) + SLACK
+            inner = radius / far * min(camera.fx, camera.fy) - SLACK
+            uv = project_to_2d(ends, camera)  # (C, 2, 2)
+            pa, d = uv[:, 0], uv[:, 1] - uv[:, 0]
+            dd = np.einsum("si,si->s", d, d)
+            inv = np.where(dd > 0, 1.0 / np.where(dd > 0, dd, 1.0), 0.0)
+        return cls(pa, d, inv, outer, np.where(inner > 0, np.square(inner), -1.0))
+
+    def test(self, u: np.ndarray, v: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(outer, inner) bool: whether pixel (u, v)'s centre lies within capsule seg's reaches."""
+        x = u + 0.5 - self.pa[seg, 0]
+        y = v + 0.5 - self.pa[seg, 1]
+        du, dv = self.d[seg, 0], self.d[seg, 1]
+        t = np.clip((x * du + y * dv) * self.inv[seg], 0.0, 1.0)
+        x -= t * du
+        y -= t * dv
+        d2 = x * x + y * y
+        return d2 <= np.square(self.outer)[seg], d2 <= self.inner2[seg]
+
+    def row_spans(self, v: np.ndarray, seg: np.ndarray, lo: np.ndarray, hi: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Columns [lo, hi) of pixel row v (clipped to the given ones) holding every pixel centre
+        within capsule seg's outer reach (and a pixel more): that reach of the part of the
+        segment whose y lies within it of the row."""
+        reach = self.outer[seg] + 1.0
+        ax, ay = self.pa[seg, 0], self.pa[seg, 1]
+        dx, dy = self.d[seg, 0], self.d[seg, 1]
+        yc = v + 0.5
+        flat = dy == 0
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            t0 = (yc - reach - ay) / np.where(flat, 1.0, dy)
+            t1 = (yc + reach - ay) / np.where(flat, 1.0, dy)
+            s0 = np.where(flat, 0.0, np.minimum(t0, t1))
+            s1 = np.where(flat, 1.0, np.maximum(t0, t1))
+            empty = (s1 < 0) | (s0 > 1) | (flat & ~(np.abs(yc - ay) <= reach))
+            x0, x1 = ax + np.clip(s0, 0, 1) * dx, ax + np.clip(s1, 0, 1) * dx
+            first = np.ceil(np.minimum(x0, x1) - reach - 0.5)
+            last = np.floor(np.maximum(x0, x1) + reach - 0.5) + 1
+        ok = np.isfinite(first) & np.isfinite(last)  # else (never expected): the whole row
+        first = np.where(ok, np.clip(first, lo, hi), lo).astype(np.int64)
+        last = np.where(ok, np.clip(last, lo, hi), hi).astype(np.int64)
+        return first, np.where(empty, first, np.maximum(last, first))
 
 
 def _pixel_rays(camera: Camera, u0: int, v0: int, u1: int, v1: int) -> np.ndarray:

@@ -170,9 +170,6 @@ def ray_caster(scene, inputs: SequenceInputs, params, reuse: labels.BatchRayCast
                                  np.asarray(inputs.camera.position, np.float64), reuse=reuse)
 
 
-MASK_CHUNK = 16  # frames per mask batch (masks.frame_masks)
-
-
 @dataclass(eq=False)
 class SequenceRender:
     """Per-frame work of one built sequence: Blender ray-cast counts, masks, renders.
@@ -214,7 +211,7 @@ class SequenceRender:
         """Label, mask and (if selected) render frame t. Labels come a chunk of frames at a time
         from the animation data (``BatchRayCaster.clip_counts``), so only rendered frames are
         set; when the caster cannot read the animation, every frame is set and cast. Masks come
-        MASK_CHUNK frames at a time (``masks.frame_masks``)."""
+        ``masks.batch_frames`` frames at a time (``masks.frame_masks``)."""
         if self.reads_animation:
             if not self.counted[t]:
                 chunk = labels.CLIP_CHUNK
@@ -234,9 +231,9 @@ class SequenceRender:
             pngio.write_png(self.folder / "masks" / f"{t:06d}.png", visible.astype(np.uint8) * 255)
 
     def _masks(self, t: int) -> None:
-        """Visible fractions of frames t.. (MASK_CHUNK of them, those not done yet) in one batch,
-        and the visible masks of the rendered ones among them (kept until their step)."""
-        end = min(t + MASK_CHUNK, len(self.masked))
+        """Visible fractions of frames t.. (``masks.batch_frames`` of them, those not done yet) in
+        one batch, and the visible masks of the rendered ones among them (kept until their step)."""
+        end = min(t + masks.batch_frames(self.inputs.camera), len(self.masked))
         frames = np.array([f for f in range(t, end) if not self.masked[f]])
         batch = masks.frame_masks(self.joints_cam[frames], self.inputs.body, self.inputs.camera,
                                   self.occluders_cam, frames)
