@@ -167,29 +167,21 @@ def frame_masks(joints_cam: np.ndarray, body, camera: Camera, occluders_cam: Occ
     area = size[:, 0] * size[:, 1]
     base = np.cumsum(area) - area
 
-    # every capsule over the rows of its box, each row over the span that may hold its stadium
+    # every capsule over the rows of its box, each row over the columns that may show it
     rows = np.where(count > 0, h, 0)
     row_cap = np.repeat(np.arange(len(a)), rows)
     row_v = boxes[row_cap, 1] + np.arange(len(row_cap)) - np.repeat(np.cumsum(rows) - rows, rows)
     u_lo, u_hi = boxes[row_cap, 0], boxes[row_cap, 2]
+    in_lo, in_hi = np.zeros(len(row_cap), np.int64), np.zeros(len(row_cap), np.int64)
     if len(part):
         stadia = _Stadia.of(a, b, radius, camera)  # meaningless for the whole-image capsules
-        cut = ~whole[row_cap]
-        lo_cut, hi_cut = stadia.row_spans(row_v[cut], row_cap[cut], u_lo[cut], u_hi[cut])
-        u_lo[cut], u_hi[cut] = lo_cut, hi_cut
+        cut = np.flatnonzero(~whole[row_cap]) if len(part) < len(a) else slice(None)
+        u_lo[cut], u_hi[cut], in_lo[cut], in_hi[cut] = stadia.columns(row_v[cut], row_cap[cut], u_lo[cut],
+                                                                      u_hi[cut])
     n = np.maximum(u_hi - u_lo, 0)
     seg, v = np.repeat(row_cap, n), np.repeat(row_v, n)
     u = np.arange(len(seg)) + np.repeat(u_lo - (np.cumsum(n) - n), n)
-    inner = np.zeros(len(seg), bool)
-    if len(part):
-        sub = np.flatnonzero(~whole[seg]) if len(part) < len(a) else slice(None)
-        outer, inner[sub] = stadia.test(u[sub], v[sub], seg[sub])
-        if len(part) < len(a):
-            keep = np.ones(len(seg), bool)
-            keep[sub] = outer
-        else:
-            keep = outer
-        seg, u, v, inner = seg[keep], u[keep], v[keep], inner[keep]
+    inner = (u >= np.repeat(in_lo, n)) & (u < np.repeat(in_hi, n))
     frame = seg // n_s
     key = base[frame] + (v - lo[frame, 1]) * size[frame, 0] + (u - lo[frame, 0])
     mark = np.zeros(int(area.sum()), bool)
@@ -379,9 +371,8 @@ class _Stadia:
 
     pa: np.ndarray  # (C, 2)
     d: np.ndarray  # (C, 2)
-    inv: np.ndarray  # (C,) 1 / |d|^2, 0 for a point
     outer: np.ndarray  # (C,)
-    inner2: np.ndarray  # (C,) inner^2, -1 when inner <= 0
+    inner: np.ndarray  # (C,), <= 0: none
 
     @classmethod
     def of(cls, a: np.ndarray, b: np.ndarray, radius: np.ndarray, camera: Camera) -> "_Stadia":
@@ -392,45 +383,54 @@ class _Stadia:
             outer = radius * far / ((z - radius) * z) * max(camera.fx, camera.fy) + SLACK
             inner = radius / far * min(camera.fx, camera.fy) - SLACK
             uv = project_to_2d(ends, camera)  # (C, 2, 2)
-            pa, d = uv[:, 0], uv[:, 1] - uv[:, 0]
-            dd = np.einsum("si,si->s", d, d)
-            inv = np.where(dd > 0, 1.0 / np.where(dd > 0, dd, 1.0), 0.0)
-        return cls(pa, d, inv, outer, np.where(inner > 0, np.square(inner), -1.0))
+        return cls(uv[:, 0], uv[:, 1] - uv[:, 0], outer, inner)
 
-    def test(self, u: np.ndarray, v: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(outer, inner) bool: whether pixel (u, v)'s centre lies within capsule seg's reaches."""
-        x = u + 0.5 - self.pa[seg, 0]
-        y = v + 0.5 - self.pa[seg, 1]
-        du, dv = self.d[seg, 0], self.d[seg, 1]
-        t = np.clip((x * du + y * dv) * self.inv[seg], 0.0, 1.0)
-        x -= t * du
-        y -= t * dv
-        d2 = x * x + y * y
-        return d2 <= np.square(self.outer)[seg], d2 <= self.inner2[seg]
+    def columns(self, v: np.ndarray, seg: np.ndarray, lo: np.ndarray, hi: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Pixel columns of row v whose centres lie within capsule seg's outer reach, [first,
+        last) clipped to [lo, hi), and within its inner reach, [first_in, last_in) (empty:
+        first >= last). Computed per row from the chord of the row's centre line through each
+        reach (a stadium is convex), whose rounding (~1e-12 pixels) SLACK absorbs."""
+        yc = v + 0.5
+        o_lo, o_hi = self._chord(yc, seg, self.outer[seg])
+        i_lo, i_hi = self._chord(yc, seg, self.inner[seg])
+        with np.errstate(invalid="ignore", over="ignore"):
+            first = np.clip(np.ceil(o_lo - 0.5), lo, hi)
+            last = np.clip(np.floor(o_hi - 0.5) + 1, lo, hi)
+            first_in = np.clip(np.ceil(i_lo - 0.5), lo, hi)
+            last_in = np.clip(np.floor(i_hi - 0.5) + 1, lo, hi)
+        return first.astype(np.int64), np.maximum(last, first).astype(np.int64), first_in.astype(np.int64), \
+            last_in.astype(np.int64)
 
-    def row_spans(self, v: np.ndarray, seg: np.ndarray, lo: np.ndarray, hi: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """Columns [lo, hi) of pixel row v (clipped to the given ones) holding every pixel centre
-        within capsule seg's outer reach (and a pixel more): that reach of the part of the
-        segment whose y lies within it of the row."""
-        reach = self.outer[seg] + 1.0
+    def _chord(self, yc: np.ndarray, seg: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x interval of the line y = yc within ``reach`` of segment seg's image; (inf, -inf) if
+        none: the hull of its chords through the discs at the ends and through the band between
+        them (|perpendicular offset| <= reach, projection onto the segment within it)."""
         ax, ay = self.pa[seg, 0], self.pa[seg, 1]
         dx, dy = self.d[seg, 0], self.d[seg, 1]
-        yc = v + 0.5
-        flat = dy == 0
+        ey = yc - ay
+        lo, hi = np.full(len(yc), np.inf), np.full(len(yc), -np.inf)
+        ok = reach > 0
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            t0 = (yc - reach - ay) / np.where(flat, 1.0, dy)
-            t1 = (yc + reach - ay) / np.where(flat, 1.0, dy)
-            s0 = np.where(flat, 0.0, np.minimum(t0, t1))
-            s1 = np.where(flat, 1.0, np.maximum(t0, t1))
-            empty = (s1 < 0) | (s0 > 1) | (flat & ~(np.abs(yc - ay) <= reach))
-            x0, x1 = ax + np.clip(s0, 0, 1) * dx, ax + np.clip(s1, 0, 1) * dx
-            first = np.ceil(np.minimum(x0, x1) - reach - 0.5)
-            last = np.floor(np.maximum(x0, x1) + reach - 0.5) + 1
-        ok = np.isfinite(first) & np.isfinite(last)  # else (never expected): the whole row
-        first = np.where(ok, np.clip(first, lo, hi), lo).astype(np.int64)
-        last = np.where(ok, np.clip(last, lo, hi), hi).astype(np.int64)
-        return first, np.where(empty, first, np.maximum(last, first))
+            for cx, e in ((ax, ey), (ax + dx, ey - dy)):  # the end discs
+                h = reach * reach - e * e
+                s = np.sqrt(np.where(h >= 0, h, 0.0))
+                inside = ok & (h >= 0)
+                lo, hi = np.where(inside, np.minimum(lo, cx - s), lo), np.where(inside, np.maximum(hi, cx + s), hi)
+            sq = dx * dx + dy * dy
+            length = np.sqrt(sq)
+            # |dy (x - ax) - dx ey| <= reach length, and 0 <= (x - ax) dx + ey dy <= length^2
+            p0, p1 = (dx * ey - reach * length) / dy, (dx * ey + reach * length) / dy
+            level = np.abs(dx * ey) <= reach * length  # a horizontal segment: the whole row or none
+            p_lo = np.where(dy != 0, np.minimum(p0, p1), np.where(level, -np.inf, np.inf))
+            p_hi = np.where(dy != 0, np.maximum(p0, p1), np.where(level, np.inf, -np.inf))
+            q0, q1 = -ey * dy / dx, (sq - ey * dy) / dx
+            within = (ey * dy >= 0) & (ey * dy <= sq)  # a vertical segment: the whole row or none
+            q_lo = np.where(dx != 0, np.minimum(q0, q1), np.where(within, -np.inf, np.inf))
+            q_hi = np.where(dx != 0, np.maximum(q0, q1), np.where(within, np.inf, -np.inf))
+            b_lo, b_hi = ax + np.maximum(p_lo, q_lo), ax + np.minimum(p_hi, q_hi)
+            band = ok & (sq > 0) & (b_lo <= b_hi)
+        return np.where(band, np.minimum(lo, b_lo), lo), np.where(band, np.maximum(hi, b_hi), hi)
 
 
 def _pixel_rays(camera: Camera, u0: int, v0: int, u1: int, v1: int) -> np.ndarray:
