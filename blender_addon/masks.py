@@ -101,6 +101,14 @@ class MaskBatch:
     visible: np.ndarray
     n_frames: int
 
+    @staticmethod
+    def join(parts: list, n_frames: int) -> "MaskBatch":
+        """One batch of ``n_frames`` from (positions of its frames in it, batch of them) parts."""
+        frame = np.concatenate([np.asarray(pos, np.int64)[b.frame] for pos, b in parts])
+        order = np.argsort(frame, kind="stable")  # each frame's pixels stay ascending
+        return MaskBatch(parts[0][1].shape, frame[order], np.concatenate([b.pixel for _, b in parts])[order],
+                         np.concatenate([b.visible for _, b in parts])[order], n_frames)
+
     def visible_fractions(self) -> np.ndarray:
         """(F,) float64 :func:`visible_fraction` of every frame of the batch."""
         n = np.bincount(self.frame, minlength=self.n_frames)
@@ -139,6 +147,9 @@ def frame_masks(joints_cam: np.ndarray, body, camera: Camera, occluders_cam: Occ
       point) hides nothing; one wholly in front hides the subject pixels its ray hits, whatever
       their body distance; only for the others (and meshes) are subject pixels within their
       reach cast against every capsule for the body's distance.
+
+    Frames cast over the whole image (a distorted camera, a capsule at the camera plane, as in
+    :func:`capsule_boxes`) go one at a time, in the memory of one frame.
     """
     joints_cam = np.asarray(joints_cam, np.float64)
     n_f = len(joints_cam)
@@ -152,6 +163,11 @@ def frame_masks(joints_cam: np.ndarray, body, camera: Camera, occluders_cam: Occ
     # a frame with a capsule reaching the camera plane (or a distorted camera): every capsule of
     # the frame over the whole image, no stadium (as capsule_boxes does)
     near_plane = (ends[..., 2] - radius[:, None] <= 1e-3).reshape(n_f, -1).any(axis=1)
+    if n_f > 1 and (camera.has_distortion or near_plane.any()):  # one whole-image frame at a time
+        groups = [[i] for i in np.flatnonzero(near_plane | camera.has_distortion)]
+        groups.append(np.flatnonzero(~(near_plane | camera.has_distortion)))
+        return MaskBatch.join([(g, frame_masks(joints_cam[g], body, camera, occluders_cam, frames[g]))
+                               for g in groups if len(g)], n_f)
     whole = np.repeat(near_plane | camera.has_distortion, n_s)
     boxes = np.tile(np.array([0, 0, width, height]), (len(a), 1))
     part = np.flatnonzero(~whole)
