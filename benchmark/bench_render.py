@@ -35,14 +35,16 @@ between levels, each caster reusing its predecessor's body (``reuse``).
 ``--labels-only`` skips rendering and only measures labelling and agreement (for many sequences).
 
 ``--stage`` times the whole Blender stage instead (``render_bench.py`` on ``--config`` with
-``--set`` overrides, e.g. the quick preset restricted to one test subject and action), once
-with the code of ``--baseline`` (default 816abbc, before issue 16; its tree is extracted with
-``git archive`` into a temporary folder) and once with the current code, each in a child
-process, and prints wall and CPU seconds, the ratios, and whether the two outputs are the same
-bytes (every file under ``sequences/``)::
+``--set`` overrides and ``--shard``, e.g. the quick preset restricted to one test subject and
+action), once with the code of ``--baseline`` (default 816abbc, before issue 16; its tree is
+extracted with ``git archive`` into a temporary folder) and once with the current code, each in
+a child process, and prints wall and CPU seconds, the ratios, and whether the two outputs are
+the same bytes (every file under ``sequences/``)::
 
     .venv/bin/python benchmark/bench_render.py --stage --set "render.subjects=['S4']" \
         --set "benchmark.actions=['walk']"
+    .venv/bin/python benchmark/bench_render.py --stage --set "render.subjects=['S4']" \
+        --shard 1/12 --baseline 3282476   # the masks before frame_masks (bench_masks.py)
 """
 
 from __future__ import annotations
@@ -277,7 +279,8 @@ def print_labelling(t: dict, baseline: str, clip_baseline: str | None = None) ->
         print(f"  level {lv:.2f}: {100 * a:.2f} %{count}")
 
 
-def _stage(config: str, overrides: list[str], root: Path, out: Path) -> tuple[float, float]:
+def _stage(config: str, overrides: list[str], root: Path, out: Path, shard: str | None = None
+           ) -> tuple[float, float]:
     """Wall and CPU seconds of one ``render_bench.py`` child process run from ``root``."""
     import os
     import resource
@@ -285,6 +288,7 @@ def _stage(config: str, overrides: list[str], root: Path, out: Path) -> tuple[fl
 
     cmd = [sys.executable, str(root / "benchmark" / "render_bench.py"), "--config", config,
            "--out", str(out), "--quiet"] + [x for kv in overrides for x in ("--set", kv)]
+    cmd += ["--shard", shard] if shard else []
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONPATH=str(root)), cwd=root,
@@ -294,7 +298,7 @@ def _stage(config: str, overrides: list[str], root: Path, out: Path) -> tuple[fl
     return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
-def stage(config: str, overrides: list[str], baseline: str) -> int:
+def stage(config: str, overrides: list[str], baseline: str, shard: str | None = None) -> int:
     """Old (``baseline`` revision) vs current Blender stage, same inputs, same run."""
     import io
     import os
@@ -314,11 +318,12 @@ def stage(config: str, overrides: list[str], baseline: str) -> int:
                              capture_output=True).stdout
         with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
             archive.extractall(tmp / "old", filter="data")
-        old = _stage(config, overrides, tmp / "old", tmp / "out_old")
-        new = _stage(config, overrides, REPO, tmp / "out_new")
+        old = _stage(config, overrides, tmp / "old", tmp / "out_old", shard)
+        new = _stage(config, overrides, REPO, tmp / "out_new", shard)
         same = files(tmp / "out_old") == files(tmp / "out_new")
         n = len(list((tmp / "out_new" / "sequences").iterdir()))
-    print(f"Blender stage, {n} sequences of {config} {' '.join(overrides)}")
+    print(f"Blender stage, {n} sequences of {config} {' '.join(overrides)}"
+          + (f" --shard {shard}" if shard else ""))
     print(f"  old ({baseline}): {old[0]:8.1f} s wall {old[1]:8.1f} s CPU")
     print(f"  new (current):  {new[0]:8.1f} s wall {new[1]:8.1f} s CPU")
     print(f"  ratio old/new:  {old[0] / new[0]:8.2f} x wall {old[1] / new[1]:6.2f} x CPU; "
@@ -339,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="time the whole Blender stage, --baseline code vs current (see above)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="preset overrides for --stage (repeatable)")
+    p.add_argument("--shard", metavar="i/N", help="render only slice i of N (--stage)")
     p.add_argument("--baseline", default="816abbc", help="git revision of the 'old' code (--stage)")
     p.add_argument("--caster-baseline", default="b8d0c42",
                    help="git revision whose BatchRayCaster is the 'old' labeller (default b8d0c42)")
@@ -347,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
                         "alternating with the current one ('before')")
     args = p.parse_args(argv)
     if args.stage:
-        return stage(args.config, args.overrides, args.baseline)
+        return stage(args.config, args.overrides, args.baseline, args.shard)
     overrides = [f"benchmark.frames={args.frames}", "render.frame_stride=1"]
     overrides += [f"render.engine={args.engine}"] if args.engine else []
     overrides += [f"render.samples={args.samples}"] if args.samples else []

@@ -204,11 +204,14 @@ class SequenceRender:
         self.targets = labels.targets_world(self.joints_cam, inp.body.joint_radius, inp.camera, self.params)
         occ = inp.all_occluders
         self.occluders_cam = occ.in_camera_frame(inp.camera) if occ.num_primitives else None
+        self.masked = np.zeros(n_t, bool)
+        self.visible_masks: dict[int, np.ndarray] = {}  # rendered frames masked ahead of their step
 
     def step(self, t: int) -> None:
         """Label, mask and (if selected) render frame t. Labels come a chunk of frames at a time
         from the animation data (``BatchRayCaster.clip_counts``), so only rendered frames are
-        set; when the caster cannot read the animation, every frame is set and cast."""
+        set; when the caster cannot read the animation, every frame is set and cast. Masks come
+        ``masks.batch_frames`` frames at a time (``masks.frame_masks``)."""
         if self.reads_animation:
             if not self.counted[t]:
                 chunk = labels.CLIP_CHUNK
@@ -220,12 +223,25 @@ class SequenceRender:
         else:
             self.scene.frame_set(t)
             self.blocked[t], self.by_object[t] = self.caster.frame_counts(self.targets[t])
-        occ = self.occluders_cam.select_frames(t) if self.occluders_cam is not None else None
-        visible, subject = masks.subject_masks(self.joints_cam[t], self.inputs.body, self.inputs.camera, occ)
-        self.visible_fraction[t] = masks.visible_fraction(visible, subject)
+        if not self.masked[t]:
+            self._masks(t)
         if self.rendered[t] and self.folder is not None:
             render.render_frame(self.scene, self.folder / "frames" / f"{t:06d}.png", self.inputs.remap)
+            visible = self.visible_masks.pop(t)
             pngio.write_png(self.folder / "masks" / f"{t:06d}.png", visible.astype(np.uint8) * 255)
+
+    def _masks(self, t: int) -> None:
+        """Visible fractions of frames t.. (``masks.batch_frames`` of them, those not done yet) in
+        one batch, and the visible masks of the rendered ones among them (kept until their step)."""
+        end = min(t + masks.batch_frames(self.inputs.camera), len(self.masked))
+        frames = np.array([f for f in range(t, end) if not self.masked[f]])
+        batch = masks.frame_masks(self.joints_cam[frames], self.inputs.body, self.inputs.camera,
+                                  self.occluders_cam, frames)
+        self.visible_fraction[frames] = batch.visible_fractions()
+        self.masked[frames] = True
+        if self.folder is not None:
+            for i in np.flatnonzero(self.rendered[frames]):
+                self.visible_masks[int(frames[i])] = batch.visible_mask(int(i))
 
     def labels(self) -> VisibilityLabels:
         return labels_from_counts(self.blocked, self.by_object, self.params.rays,
