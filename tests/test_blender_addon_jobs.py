@@ -90,7 +90,7 @@ def test_modal_path_writes_the_same_bytes_and_reports_progress(addon, tmp_path):
     rec = Recorder()
     job = modal_job(operators.render_steps(addon), rec)
     slices = 1
-    while not job.run_slice():
+    while not job.run_slice(budget=0.0):   # one step per slice: the job yields between frames
         slices += 1
     assert slices >= 24 and job.message.startswith("Rendered 4 sequences")
     assert same_tree(tmp_path / "direct", tmp_path / "modal")
@@ -116,22 +116,22 @@ def test_cancel_each_long_operator(addon, tmp_path):
     scene = bpy.context.scene
     rec = Recorder()
     job = modal_job(operators.build_steps(scene, addon), rec)
-    job.run_slice()
+    job.run_slice(budget=0.0)
     job.cancel()  # Esc before the objects are made: nothing changed
     assert operators.BUILT not in scene and not bridge.blockers(scene)
     assert rec.calls[-2:] == [("end",), ("status", None)]
 
     assert bpy.ops.occpose.build_scene() == {"FINISHED"}
     job = modal_job(operators.place_steps(scene, addon), Recorder())
-    job.run_slice()
+    job.run_slice(budget=0.0)
     job.cancel()
     assert operators.PLACED not in scene
     assert not any(o.get("occpose_role") == "occluder" for o in scene.objects)
 
     assert bpy.ops.occpose.place_occluders() == {"FINISHED"}
     job = modal_job(operators.label_steps(scene, addon), Recorder())
-    job.run_slice()
-    job.run_slice()
+    job.run_slice(budget=0.0)
+    job.run_slice(budget=0.0)
     job.cancel()
     assert not any(o.get("occpose_role") == "marker" for o in scene.objects)
 
@@ -139,8 +139,8 @@ def test_cancel_each_long_operator(addon, tmp_path):
     assert bpy.ops.occpose.render_benchmark() == {"FINISHED"}
     addon.output = str(tmp_path / "cancelled")
     job = modal_job(operators.render_steps(addon), Recorder())
-    for _ in range(9):  # the first sequence (6 frames) and part of the second
-        job.run_slice()
+    for _ in range(9):  # one step per slice: the first sequence (6 frames) and part of the second
+        job.run_slice(budget=0.0)
     job.cancel()
     done = [p.name for p in (tmp_path / "cancelled" / "sequences").iterdir() if (p / "arrays.npz").exists()]
     assert len(done) == 1
