@@ -112,6 +112,37 @@ def test_frames_major_training_path_equals_the_convolutions(causal):
     assert torch.equal(m.eval()._dropout(h), h)
 
 
+def test_strided_dropout_mask_is_the_uniform_draw_threshold():
+    """The mask built in the draw's memory has the values of ``(rand >= p).float() / (1 - p)``
+    from the same ``torch.rand_like`` draw (the runs' checkpoints depend on both)."""
+    m = TemporalModelOptimized1f(J, 2, J, (3, 3), dropout=0.25, channels=64).train()
+    h = torch.randn(8, 9, 64).relu()
+    torch.manual_seed(3)
+    out = m._dropout(h)
+    after = torch.get_rng_state()
+    torch.manual_seed(3)
+    ref = h * ((torch.rand_like(h) >= 0.25).to(h.dtype) * (1.0 / (1.0 - 0.25)))
+    assert torch.equal(out, ref) and torch.equal(torch.get_rng_state(), after)
+
+
+def _autograd_nodes(t: torch.Tensor) -> set:
+    seen, todo = set(), [t.grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is not None and fn not in seen:
+            seen.add(fn)
+            todo += [f for f, _ in fn.next_functions]
+    return {type(fn).__name__ for fn in seen}
+
+
+def test_strided_training_graph_has_no_in_place_ops_on_views():
+    """ReLU runs in place on BatchNorm's output itself: on a reshaped view of it autograd would
+    add CopySlices nodes, which copy and fill the whole gradient in the backward pass."""
+    m = TemporalModelOptimized1f(J, 2, J, (3, 3), channels=16).train()
+    nodes = _autograd_nodes(m(torch.randn(4, 9, J, 2)))
+    assert "ReluBackward0" in nodes and "CopySlices" not in nodes
+
+
 def test_causal_model_only_sees_the_past():
     torch.manual_seed(0)
     model = TemporalModel(J, 2, J, (3, 3), causal=True, channels=16).eval()
