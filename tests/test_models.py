@@ -369,6 +369,46 @@ def test_augment_track_spans_are_contiguous():
             assert frames.max() - frames.min() + 1 == len(frames)
 
 
+def _occlude_reference(kp2d, gen, p_blank=0.1, p_corrupt=0.05, corrupt_std=0.1, p_span=0.05,
+                       max_span=10):
+    """occlude_keypoints as first written (broadcast selects): the draws and values that tcn-aug
+    checkpoints depend on."""
+    b, t, j = kp2d.shape[:3]
+    blanked = torch.rand((b, t, j), generator=gen) < p_blank
+    has_span = torch.rand((b, j), generator=gen) < p_span
+    start = torch.randint(0, t, (b, j), generator=gen)
+    length = torch.randint(1, max_span + 1, (b, j), generator=gen)
+    frames = torch.arange(t)[None, :, None]
+    in_span = (frames >= start[:, None]) & (frames < (start + length)[:, None])
+    blanked = blanked | (in_span & has_span[:, None])
+    corrupted = (torch.rand((b, t, j), generator=gen) < p_corrupt) & ~blanked
+    noise = torch.randn((b, t, j, 2), generator=gen).to(kp2d.dtype)
+    out = torch.where(corrupted[..., None], kp2d + corrupt_std * noise, kp2d)
+    return out.masked_fill(blanked[..., None], 0.0), blanked | corrupted
+
+
+@pytest.mark.parametrize("case", ["float32", "float64", "strided", "odd-offset", "zeros"])
+def test_augment_has_the_bits_of_the_plain_selects(case):
+    """The joint-pair selects give exactly (sign of zero included) the broadcast selects'
+    values, on the fast path (contiguous float32) and the fallbacks."""
+    kp = _kp(5)
+    if case == "float64":
+        kp = kp.double()
+    elif case == "strided":
+        kp = kp.transpose(1, 2).contiguous().transpose(1, 2)       # (B, T, J, 2), T not innermost
+    elif case == "odd-offset":
+        kp = torch.randn(4 * 30 * J * 2 + 1).narrow(0, 1, 4 * 30 * J * 2).view(4, 30, J, 2)
+    elif case == "zeros":
+        kp = torch.where(torch.rand(kp.shape) < 0.5, -0.0, 0.0)    # signed zeros kept
+    ref, touched = _occlude_reference(kp, torch.Generator().manual_seed(11), p_blank=0.2,
+                                      p_corrupt=0.3)
+    out = occlude_keypoints(kp, generator=torch.Generator().manual_seed(11), p_blank=0.2,
+                            p_corrupt=0.3)
+    assert out.keypoints.dtype == kp.dtype and out.keypoints.shape == kp.shape
+    assert torch.equal(out.keypoints, ref) and torch.equal(out.touched, touched)
+    assert torch.equal(out.keypoints.view(-1).signbit(), ref.view(-1).signbit())
+
+
 def test_augment_updates_occlusion_labels():
     kp = _kp()
     occ = torch.rand(4, 30, J, generator=torch.Generator().manual_seed(1)) < 0.2
