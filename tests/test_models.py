@@ -112,6 +112,37 @@ def test_frames_major_training_path_equals_the_convolutions(causal):
     assert torch.equal(m.eval()._dropout(h), h)
 
 
+def test_strided_dropout_mask_is_the_uniform_draw_threshold():
+    """The mask built in the draw's memory has the values of ``(rand >= p).float() / (1 - p)``
+    from the same ``torch.rand_like`` draw (the runs' checkpoints depend on both)."""
+    m = TemporalModelOptimized1f(J, 2, J, (3, 3), dropout=0.25, channels=64).train()
+    h = torch.randn(8, 9, 64).relu()
+    torch.manual_seed(3)
+    out = m._dropout(h)
+    after = torch.get_rng_state()
+    torch.manual_seed(3)
+    ref = h * ((torch.rand_like(h) >= 0.25).to(h.dtype) * (1.0 / (1.0 - 0.25)))
+    assert torch.equal(out, ref) and torch.equal(torch.get_rng_state(), after)
+
+
+def _autograd_nodes(t: torch.Tensor) -> set:
+    seen, todo = set(), [t.grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is not None and fn not in seen:
+            seen.add(fn)
+            todo += [f for f, _ in fn.next_functions]
+    return {type(fn).__name__ for fn in seen}
+
+
+def test_strided_training_graph_has_no_in_place_ops_on_views():
+    """ReLU runs in place on BatchNorm's output itself: on a reshaped view of it autograd would
+    add CopySlices nodes, which copy and fill the whole gradient in the backward pass."""
+    m = TemporalModelOptimized1f(J, 2, J, (3, 3), channels=16).train()
+    nodes = _autograd_nodes(m(torch.randn(4, 9, J, 2)))
+    assert "ReluBackward0" in nodes and "CopySlices" not in nodes
+
+
 def test_causal_model_only_sees_the_past():
     torch.manual_seed(0)
     model = TemporalModel(J, 2, J, (3, 3), causal=True, channels=16).eval()
@@ -336,6 +367,46 @@ def test_augment_track_spans_are_contiguous():
         for j in range(J):
             frames = torch.nonzero(out.blanked[b, :, j]).flatten()
             assert frames.max() - frames.min() + 1 == len(frames)
+
+
+def _occlude_reference(kp2d, gen, p_blank=0.1, p_corrupt=0.05, corrupt_std=0.1, p_span=0.05,
+                       max_span=10):
+    """occlude_keypoints as first written (broadcast selects): the draws and values that tcn-aug
+    checkpoints depend on."""
+    b, t, j = kp2d.shape[:3]
+    blanked = torch.rand((b, t, j), generator=gen) < p_blank
+    has_span = torch.rand((b, j), generator=gen) < p_span
+    start = torch.randint(0, t, (b, j), generator=gen)
+    length = torch.randint(1, max_span + 1, (b, j), generator=gen)
+    frames = torch.arange(t)[None, :, None]
+    in_span = (frames >= start[:, None]) & (frames < (start + length)[:, None])
+    blanked = blanked | (in_span & has_span[:, None])
+    corrupted = (torch.rand((b, t, j), generator=gen) < p_corrupt) & ~blanked
+    noise = torch.randn((b, t, j, 2), generator=gen).to(kp2d.dtype)
+    out = torch.where(corrupted[..., None], kp2d + corrupt_std * noise, kp2d)
+    return out.masked_fill(blanked[..., None], 0.0), blanked | corrupted
+
+
+@pytest.mark.parametrize("case", ["float32", "float64", "strided", "odd-offset", "zeros"])
+def test_augment_has_the_bits_of_the_plain_selects(case):
+    """The joint-pair selects give exactly (sign of zero included) the broadcast selects'
+    values, on the fast path (contiguous float32) and the fallbacks."""
+    kp = _kp(5)
+    if case == "float64":
+        kp = kp.double()
+    elif case == "strided":
+        kp = kp.transpose(1, 2).contiguous().transpose(1, 2)       # (B, T, J, 2), T not innermost
+    elif case == "odd-offset":
+        kp = torch.randn(4 * 30 * J * 2 + 1).narrow(0, 1, 4 * 30 * J * 2).view(4, 30, J, 2)
+    elif case == "zeros":
+        kp = torch.where(torch.rand(kp.shape) < 0.5, -0.0, 0.0)    # signed zeros kept
+    ref, touched = _occlude_reference(kp, torch.Generator().manual_seed(11), p_blank=0.2,
+                                      p_corrupt=0.3)
+    out = occlude_keypoints(kp, generator=torch.Generator().manual_seed(11), p_blank=0.2,
+                            p_corrupt=0.3)
+    assert out.keypoints.dtype == kp.dtype and out.keypoints.shape == kp.shape
+    assert torch.equal(out.keypoints, ref) and torch.equal(out.touched, touched)
+    assert torch.equal(out.keypoints.view(-1).signbit(), ref.view(-1).signbit())
 
 
 def test_augment_updates_occlusion_labels():

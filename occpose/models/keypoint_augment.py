@@ -21,6 +21,9 @@ import torch
 
 __all__ = ["AugmentedKeypoints", "occlude_keypoints"]
 
+# The integer type as wide as a joint's (x, y) pair, by the byte size of one coordinate.
+_PAIR_WORDS = {2: torch.int32, 4: torch.int64}
+
 
 @dataclass
 class AugmentedKeypoints:
@@ -80,15 +83,34 @@ def occlude_keypoints(kp2d: torch.Tensor, occ: torch.Tensor | None = None, *,
     length = torch.randint(1, max_span + 1, (b, j), generator=generator, device=dev)
     frames = torch.arange(t, device=dev)[None, :, None]                   # (1, T, 1)
     in_span = (frames >= start[:, None]) & (frames < (start + length)[:, None])  # (B, T, J)
-    blanked = blanked | (in_span & has_span[:, None])
+    blanked |= in_span & has_span[:, None]
 
-    corrupted = (uniform(b, t, j) < p_corrupt) & ~blanked
+    corrupted = uniform(b, t, j) < p_corrupt
+    corrupted &= ~blanked
     noise = torch.randn((b, t, j, 2), generator=generator, device=dev).to(kp2d.dtype)
+    moved = noise.mul_(corrupt_std).add_(kp2d)                # kp2d + corrupt_std * noise
 
-    out = torch.where(corrupted[..., None], kp2d + corrupt_std * noise, kp2d)  # a new tensor
-    out = out.masked_fill(blanked[..., None], 0.0)
+    out = _select_joints(corrupted, moved, kp2d, blanked)                 # a new tensor
     new_occ = None
     if occ is not None:
         new_occ = occ.masked_fill(blanked, 1) if occ.dtype != torch.bool else occ | blanked
     return AugmentedKeypoints(keypoints=out, touched=blanked | corrupted, blanked=blanked,
                               occlusion=new_occ)
+
+
+def _select_joints(take: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+                   zero: torch.Tensor) -> torch.Tensor:
+    """``torch.where(take[..., None], a, b)`` with the joints of ``zero`` set to (0, 0), for
+    (..., J, 2) coordinates and (..., J) masks; a new tensor.
+
+    A mask broadcast over a last dimension of 2 runs an unvectorised loop on the CPU, so when the
+    coordinates allow it each joint's (x, y) pair is moved as one integer word of the same bytes
+    (an exact copy either way; the zero word is the bytes of (+0.0, +0.0))."""
+    word = _PAIR_WORDS.get(a.element_size())
+    a, b = a.contiguous(), b.contiguous()
+    if (word is None or a.dtype != b.dtype or a.requires_grad or b.requires_grad
+            or a.storage_offset() % 2 or b.storage_offset() % 2):
+        out = torch.where(take[..., None], a, b)
+        return out.masked_fill_(zero[..., None], 0.0)
+    out = torch.where(take, a.view(word)[..., 0], b.view(word)[..., 0])  # (..., J) words
+    return out.masked_fill_(zero, 0)[..., None].view(a.dtype)

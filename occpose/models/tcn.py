@@ -187,14 +187,14 @@ class TemporalModelOptimized1f(_TemporalModelBase):
         b, t = x.shape[:2]
         self._check_frames(t)
         h = x.reshape(b, t, -1)                                       # (B, T, J*F)
-        h = self._dropout(self.relu(self._bn(self._linear(h, self.expand_conv), self.expand_bn)))
+        h = self._dropout(self._bn_relu(self._linear(h, self.expand_conv), self.expand_bn))
         for i in range(len(self.pad) - 1):
             w = self.filter_widths[i + 1]
             res = h[:, w // 2 + (w // 2 if self.causal else 0)::w]   # (B, T/w, C)
-            h = self._dropout(self.relu(self._bn(self._linear(h, self.layers_conv[2 * i]),
-                                                 self.layers_bn[2 * i])))
-            h = self._bn(self._linear(h, self.layers_conv[2 * i + 1]), self.layers_bn[2 * i + 1])
-            h = res + self._dropout(self.relu(h))
+            h = self._dropout(self._bn_relu(self._linear(h, self.layers_conv[2 * i]),
+                                            self.layers_bn[2 * i]))
+            h = self._bn_relu(self._linear(h, self.layers_conv[2 * i + 1]), self.layers_bn[2 * i + 1])
+            h = res + self._dropout(h)
         out = self._linear(h, self.shrink)                            # (B, 1, J_out*3)
         return out.reshape(b, -1, self.num_joints_out, 3)
 
@@ -206,18 +206,22 @@ class TemporalModelOptimized1f(_TemporalModelBase):
         weight = conv.weight.permute(0, 2, 1).reshape(conv.out_channels, w * c)   # (C_out, w*C_in)
         return F.linear(h.reshape(b, t // w, w * c), weight, conv.bias)
 
-    @staticmethod
-    def _bn(h: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
+    def _bn_relu(self, h: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
+        """BatchNorm over the (B*T, C) rows, then ReLU in place on BatchNorm's own output (not
+        on a reshaped view of it: autograd would route an in-place op on a view through
+        CopySlices, copying and filling the gradient of the whole tensor in the backward pass)."""
         b, t, c = h.shape
-        return bn(h.reshape(b * t, c)).reshape(b, t, c)
+        return self.relu(bn(h.reshape(b * t, c))).reshape(b, t, c)
 
     def _dropout(self, h: torch.Tensor) -> torch.Tensor:
         """Inverted dropout from a uniform draw (``torch.rand``: faster on the CPU than the
-        Bernoulli sampling of ``nn.Dropout``; the same distribution)."""
+        Bernoulli sampling of ``nn.Dropout``; the same distribution). The mask is built in the
+        draw's own memory (``ge_`` writes 1.0/0.0), with the values of
+        ``(rand >= p).float() * (1 / (1 - p))``."""
         p = self.drop.p
         if not self.training or p == 0:
             return h
-        return h * ((torch.rand_like(h) >= p).to(h.dtype) * (1.0 / (1.0 - p)))
+        return h * torch.rand_like(h).ge_(p).mul_(1.0 / (1.0 - p))
 
     def _conv(self, c_in: int, width: int, dilation: int) -> nn.Conv1d:
         return nn.Conv1d(c_in, self.channels, width, stride=width, bias=False)
