@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -43,18 +41,7 @@ from occpose.config import load_config  # noqa: E402
 from occpose.generate import motion_world, parse_shard, place_sequence, plan, shard_keys  # noqa: E402
 
 from blender_addon import masks  # noqa: E402
-
-
-def baseline_masks(rev: str):
-    """``blender_addon/masks.py`` of git revision ``rev`` as a module of the current package."""
-    src = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:blender_addon/masks.py"],
-                         check=True, capture_output=True, text=True).stdout
-    name = f"blender_addon._masks_{rev}"
-    mod = types.ModuleType(name)
-    mod.__package__ = "blender_addon"
-    sys.modules[name] = mod
-    exec(compile(src, f"{rev}:blender_addon/masks.py", "exec"), mod.__dict__)
-    return mod
+from gitrev import module_at  # noqa: E402  (benchmark/)
 
 
 def sequences(cfg, shard):
@@ -117,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     overrides = args.overrides if args.overrides is not None else ["render.subjects=['S4']"]
     cfg = load_config(args.config, overrides)
-    old = baseline_masks(args.baseline)
+    old = module_at(args.baseline, "blender_addon/masks.py")
     rendered = np.zeros(cfg.benchmark.frames, bool)
     rendered[::cfg.render.frame_stride] = True
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: absolute figures on a loaded "
@@ -143,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         n_seq += 1
         print(f"  {seq[0]}: old {1e3 * best['old'][2] / len(seq[1]):6.2f} ms/frame CPU, new "
               f"{1e3 * best['new'][2] / len(seq[1]):6.2f}{'' if same else '  OUTPUTS DIFFER'}", flush=True)
+    if not n_seq:
+        p.error(f"--shard {args.shard} selects no sequences of {args.config} (with the --set overrides)")
     (w_old, c_old), (w_new, c_new) = tot["old"], tot["new"]
     cam = next(iter(cfg.camera_objects(rendered=True)))
     print(f"masks of {n_seq} sequences, {n_frames} frames ({cam.width}x{cam.height}, {args.config} "

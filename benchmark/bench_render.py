@@ -66,6 +66,7 @@ from occpose.occlusion.raycast.visibility import (label_visibility, labels_from_
                                                  out_of_frame_mask)
 
 from blender_addon import bridge, labels, render, sequence  # noqa: E402
+from gitrev import module_at  # noqa: E402  (benchmark/)
 
 
 def keys_of(cfg, levels, n_pairs: int) -> list[SequenceKey]:
@@ -73,21 +74,6 @@ def keys_of(cfg, levels, n_pairs: int) -> list[SequenceKey]:
     b = cfg.benchmark
     pairs = [(s, a) for s in (*b.train_subjects, *b.test_subjects) for a in b.actions][:n_pairs]
     return [SequenceKey(s, a, cfg.cameras[0].name, float(lv)) for s, a in pairs for lv in levels]
-
-
-def baseline_labels(rev: str):
-    """``blender_addon/labels.py`` of git revision ``rev`` as a module of the current package."""
-    import subprocess
-    import types
-
-    src = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:blender_addon/labels.py"],
-                         check=True, capture_output=True, text=True).stdout
-    name = f"blender_addon._labels_{rev}"
-    mod = types.ModuleType(name)
-    mod.__package__ = "blender_addon"
-    sys.modules[name] = mod
-    exec(compile(src, f"{rev}:blender_addon/labels.py", "exec"), mod.__dict__)
-    return mod
 
 
 def build(scene, cfg, inputs, previous) -> bool:
@@ -363,8 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     rs = cfg.render
     import os
 
-    old_labels = baseline_labels(args.caster_baseline)
-    clip_labels = baseline_labels(args.clip_baseline) if args.clip_baseline else None
+    old_labels = module_at(args.caster_baseline, "blender_addon/labels.py")
+    clip_labels = module_at(args.clip_baseline, "blender_addon/labels.py") if args.clip_baseline else None
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: absolute figures on a "
           "loaded machine are inflated; the old/new ratios are measured in the same run")
     print(f"{cfg.source}: {len(keys)} sequences x {args.frames} frames, {rs.engine} "
