@@ -320,7 +320,8 @@ def _summary_markdown(summary: dict, agreement: str, table: str, image_table: st
         f"- runs: {', '.join(f'`{r}`' for r in summary['runs'])}",
         f"- results (report.md, results.json/csv, plots): `{summary['results']}`",
         "- wall times of the steps: `timings.json`, and the Blender render's log `logs/render.log` "
-        "(the only files that differ between identical runs)",
+        "(with the epochs' `time_s` in each run's `metrics.jsonl`, all that differs between "
+        "identical runs; the output folder's path also appears in the reports)",
         "",
     ]
     return "\n".join(lines)
