@@ -157,16 +157,7 @@ def segments_within(origin: np.ndarray, u: np.ndarray, length: np.ndarray, p0: n
     f = np.einsum("oi,oi->o", d2, w)[None]
     b = u @ d2.T  # (R, O), per unit ray length
     c = u @ w.T
-    length = np.maximum(length, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        denom = e - b * b  # a = 1 per unit length
-        s = np.where(denom > 1e-12 * np.maximum(e, 1e-30), (b * f - c * e) / denom, 0.0)
-        s = np.clip(np.where(e > 0, s, -c), 0.0, length)  # e = 0: a point (ball)
-        t = np.where(e > 0, (b * s + f) / e, 0.0)
-        below, above = t < 0, t > 1
-        s = np.where(below, np.clip(-c, 0.0, length), s)
-        s = np.where(above, np.clip(b - c, 0.0, length), s)
-        t = np.clip(t, 0.0, 1.0)
+    s, t = _closest_parameters(e, f, b, c, np.maximum(length, 0.0))
     gap = (origin[None, None] + s[..., None] * u[:, None]) - (p0[None] + t[..., None] * d2[None])
     return np.einsum("roi,roi->ro", gap, gap) <= np.square(np.maximum(radius, 0.0))[None] * (radius >= 0)
 
