@@ -23,20 +23,27 @@ from .test_blender_fixtures import REPO, write_tiny  # noqa: E402
 pytestmark = pytest.mark.blender
 
 
-@pytest.fixture
-def addon(tmp_path):
-    blender_addon.register()
-    s = bpy.context.scene.occpose
-    s.preset = str(write_tiny(tmp_path, frames=6))
-    s.level, s.frames, s.seed, s.overwrite = 0.2, 0, -1, False  # settings persist on the scene
-    s.subject, s.action, s.camera = "S1", "walk", "cam0"
-    yield s
+def _clean_scene() -> None:
+    """No render scene, occpose objects or built/placed marks (left by this file's tests or by
+    another test file run before them in the same process)."""
     for name in ("OccPose Render",):
         if name in bpy.data.scenes:
             bpy.data.scenes.remove(bpy.data.scenes[name])
     bridge.clear(bpy.context.scene)
     for key in (operators.BUILT, operators.PLACED):
         bpy.context.scene.pop(key, None)
+
+
+@pytest.fixture
+def addon(tmp_path):
+    blender_addon.register()
+    _clean_scene()
+    s = bpy.context.scene.occpose
+    s.preset = str(write_tiny(tmp_path, frames=6))
+    s.level, s.frames, s.seed, s.overwrite = 0.2, 0, -1, False  # settings persist on the scene
+    s.subject, s.action, s.camera = "S1", "walk", "cam0"
+    yield s
+    _clean_scene()
     blender_addon.unregister()
 
 
