@@ -12,7 +12,7 @@ from occpose.generate import SequenceKey, motion_world  # noqa: E402
 from occpose.occlusion.raycast.visibility import (label_visibility, labels_from_counts,  # noqa: E402
                                                  out_of_frame_mask)
 
-from blender_addon import bridge, compat, labels, masks, render, sequence  # noqa: E402
+from blender_addon import bridge, compat, labels, masks, raygeom, render, sequence  # noqa: E402
 
 from .test_blender_fixtures import handmade_occluders, write_tiny  # noqa: E402
 
@@ -112,7 +112,7 @@ def test_bounding_capsule_holds_the_vertices():
     rng = np.random.default_rng(1)
     for verts in (rng.normal(size=(50, 3)) * [0.1, 0.2, 1.0], rng.normal(size=(1, 3)),
                   np.array([[0.0, 0, 0], [0, 0, 0.5]])):
-        p0, p1, r = labels.bounding_capsule(verts)
+        p0, p1, r = raygeom.bounding_capsule(verts)
         axis = p1 - p0
         t = np.clip(((verts - p0) @ axis) / max(axis @ axis, 1e-30), 0, 1)
         dist = np.linalg.norm(verts - (p0 + t[:, None] * axis), axis=1)
@@ -127,7 +127,7 @@ def test_segments_within_matches_sampling():
     p1 = p0 + rng.normal(size=(5, 3))
     p1[0] = p0[0]  # a ball
     length, radius = rng.uniform(0, 4, (60, 5)), rng.uniform(0.2, 0.9, 5)
-    got = labels.segments_within(origin, u, length, p0, p1, radius)
+    got = raygeom.segments_within(origin, u, length, p0, p1, radius)
     s = np.linspace(0, 1, 4001)
     for r in range(60):
         for o in range(5):
@@ -366,22 +366,22 @@ def test_solid_of_certifies_closed_convex_meshes_only():
                          (meshes.capsule(0.1, 0.4).vertices, meshes.capsule(0.1, 0.4).faces)):
         t = _triangles(faces)
         for wound in (t, t[:, ::-1]):
-            solid = labels.solid_of(verts, wound)
+            solid = raygeom.solid_of(verts, wound)
             assert solid is not None and (solid.box is not None or solid.rho > 0)
-        assert labels.solid_of(verts, t[1:]) is None  # open
+        assert raygeom.solid_of(verts, t[1:]) is None  # open
     box = meshes.box([0.3, 0.2, 0.1])
-    assert labels.solid_of(box.vertices, _triangles(box.faces)).box is not None
+    assert raygeom.solid_of(box.vertices, _triangles(box.faces)).box is not None
     dented = box.vertices.copy()
     dented[0] *= 0.5  # a corner pushed in: not convex
-    assert labels.solid_of(dented, _triangles(box.faces)) is None
-    stretch = labels.solid_of(basis, tris, offset)
+    assert raygeom.solid_of(dented, _triangles(box.faces)) is None
+    stretch = raygeom.solid_of(basis, tris, offset)
     assert stretch is not None and stretch.t is not None and 0.069 < stretch.rho < 0.07
     squash = offset.copy()
     squash[squash[:, 2] > 0, 2] = -1.0  # the upper half moved down through the lower one
-    assert labels.solid_of(basis, tris, squash) is None
+    assert raygeom.solid_of(basis, tris, squash) is None
     skew = offset.copy()
     skew[np.flatnonzero(skew[:, 2] > 0)[:3], 0] = 0.5  # not one common vector
-    assert labels.solid_of(basis, tris, skew) is None
+    assert raygeom.solid_of(basis, tris, skew) is None
 
 
 def test_certified_hits_bound_the_tree_hits():
@@ -392,7 +392,7 @@ def test_certified_hits_bound_the_tree_hits():
     from mathutils.bvhtree import BVHTree
 
     ref, key, tris = _stretch_mesh()
-    solid = labels.solid_of(ref.astype(np.float64), tris, key.astype(np.float64) - ref)
+    solid = raygeom.solid_of(ref.astype(np.float64), tris, key.astype(np.float64) - ref)
     rng = np.random.default_rng(5)
     for w in (0.05, 0.3, 0.9):
         co = ref - np.float32(w) * (ref - key)
@@ -406,7 +406,7 @@ def test_certified_hits_bound_the_tree_hits():
             off *= rng.uniform(0, solid.rho) / np.linalg.norm(off)
             inside = a0 + along * (a1 - a0) + off
             origin = inside + rng.normal(size=3) * 3.0
-            gap = labels._ray_axis((origin - a0)[None], np.zeros((1, 3)), (a1 - a0)[None],
+            gap = raygeom.ray_axis((origin - a0)[None], np.zeros((1, 3)), (a1 - a0)[None],
                                    np.array([(a1 - a0) @ (a1 - a0)]), np.zeros(1))[1][0]
             if gap <= solid.radius ** 2:
                 continue  # the camera centre must be out of the mesh
@@ -418,7 +418,7 @@ def test_certified_hits_bound_the_tree_hits():
             side = np.cross(d, solid.t)
             beside = a0 + along * (a1 - a0) + side / np.linalg.norm(side) * (solid.radius + 1e-3)
             u = (beside - origin) / np.linalg.norm(beside - origin)
-            gap = labels._ray_axis((origin - a0)[None], u[None], (a1 - a0)[None],
+            gap = raygeom.ray_axis((origin - a0)[None], u[None], (a1 - a0)[None],
                                    np.array([(a1 - a0) @ (a1 - a0)]), np.array([1e3]))[1][0]
             if gap > solid.radius ** 2:
                 assert tree.ray_cast(origin.tolist(), u.tolist(), 1e3)[3] is None
