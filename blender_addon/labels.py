@@ -869,11 +869,10 @@ class BatchRayCaster:
         where = np.zeros(n_o, np.int64)
         where[objs] = np.arange(len(objs))
         # the K rays of each (frame, joint, object) bundle at once: the pairs come K by K
-        n_k = k
-        tri = sel[::n_k] // n_k
-        ot, ft = where[o_idx[tri * n_k]], f_idx[tri * n_k]
-        uu = u.reshape(n_f, -1, n_k, 3)[ft, r_idx[tri * n_k] // n_k]  # (T, K, 3)
-        st = stop.reshape(-1, n_k)[tri]
+        tri = sel[::k] // k
+        ot, ft = where[o_idx[tri * k]], f_idx[tri * k]
+        uu = u.reshape(n_f, -1, k, 3)[ft, r_idx[tri * k] // k]  # (T, K, 3)
+        st = stop.reshape(-1, k)[tri]
         d2, w_, e_t = axis[ot, ft], rel[ot, ft], ee[ot, ft, None]
         f_t, b_, c_ = np.einsum("ti,ti->t", d2, w_)[:, None], uu @ d2[:, :, None], uu @ w_[:, :, None]
         b_, c_ = b_[..., 0], c_[..., 0]
@@ -882,9 +881,9 @@ class BatchRayCaster:
         gap2 = (np.einsum("ti,ti->t", w_, w_)[:, None] + s_ * (s_ + 2 * c_) + t_ * (t_ * e_t - 2 * f_t)
                 - 2 * s_ * t_ * b_)
         ro = r_out[ot, ft]
-        kept = (gap2 <= (ro * ro)[:, None]) & keep.reshape(-1, n_k)[tri]
+        kept = (gap2 <= (ro * ro)[:, None]) & keep.reshape(-1, k)[tri]
         t_i, k_i = np.nonzero(kept)
-        sel = tri[t_i] * n_k + k_i
+        sel = tri[t_i] * k + k_i
         oi, fi, uu, st = ot[t_i], ft[t_i], uu[t_i, k_i], st[t_i, k_i]
         out_lo = slot_lo[oi, fi]
         hi = np.full(len(sel), np.inf)
@@ -932,8 +931,8 @@ class BatchRayCaster:
         has_box = np.array([s is not None and s.box is not None for s in solids], bool)
         cert = np.nonzero(kept & regular & has_box[oi] & (t_in > 0))[0]
         if len(cert):
-            lo_i = np.array([s.box[0] if h else np.zeros(3) for s, h in zip(solids, has_box)])[oi[cert]]
-            hi_i = np.array([s.box[1] if h else np.zeros(3) for s, h in zip(solids, has_box)])[oi[cert]]
+            inner = np.array([s.box if h else np.zeros((2, 3)) for s, h in zip(solids, has_box)])
+            lo_i, hi_i = inner[oi[cert], 0], inner[oi[cert], 1]
             e_in, e_out = slab(o_b[cert], d_b[cert], lo_i, hi_i)
             good = (e_in < e_out) & (e_in > 0) & (e_in < st[cert] - SURE)
             hi[cert[good]] = e_in[good]
@@ -977,10 +976,9 @@ class BatchRayCaster:
         fc, rc = f_idx[cast], r_idx[cast]
         d_loc = np.einsum("nij,nj->ni", inv[slot, :, :3], u[fc, rc])  # per world metre
         ray = fc * n_rays + rc
-        ent = entry
         casts = _Casts([t for _, t in sorted(tree_ids.values(), key=lambda x: x[0])],
                        np.array(tree_of, np.int64), o_loc.tolist(), slot, d_loc, length[fc, rc], stop[cast])
-        order = np.lexsort((ent, ray))
+        order = np.lexsort((entry, ray))
         first = np.ones(len(order), bool)
         first[1:] = ray[order][1:] != ray[order][:-1]
         one = order[first]
@@ -989,7 +987,7 @@ class BatchRayCaster:
         best = np.full(n_rays * (int(fc.max()) + 1), np.inf)
         best[ray[one]] = t[one]
         rest = order[~first]
-        rest = rest[ent[rest] <= best[ray[rest]]]
+        rest = rest[entry[rest] <= best[ray[rest]]]
         t[rest] = casts(rest)
         is_occ = self.is_occluder[fo[cast] % n_o]
         t_obj = np.full(len(best), np.inf)
