@@ -35,6 +35,7 @@ CHUNK = 16384  # pixels per mesh cast
 BATCH_FRAMES = 50  # frames per frame_masks call (batch_frames)
 BATCH_PIXELS = 1 << 22  # image pixels per frame_masks call (its memory is ~100 bytes per pixel)
 MARGIN = 2  # pixels around the bounding box
+NEAR_PLANE = 1e-3  # metres: a shape this close to the camera plane is cast over the whole image
 SLACK = 0.05  # pixels between a culling bound and the bound it is proven from (the kernels round
 # at ~1e-12 pixels)
 
@@ -51,7 +52,7 @@ def capsule_boxes(a: np.ndarray, b: np.ndarray, radius: np.ndarray, camera: Came
     full = np.array([0, 0, camera.width, camera.height])
     ends = np.stack([a, b], axis=1)  # (S, 2, 3)
     r = radius[:, None]
-    if camera.has_distortion or (ends[..., 2] - r <= 1e-3).any():
+    if camera.has_distortion or (ends[..., 2] - r <= NEAR_PLANE).any():
         return np.tile(full, (len(a), 1))
     uv = project_to_2d(ends, camera)  # (S, 2, 2)
     reach = r * np.linalg.norm(ends, axis=-1) / ((ends[..., 2] - r) * ends[..., 2])  # (S, 2)
@@ -162,7 +163,7 @@ def frame_masks(joints_cam: np.ndarray, body, camera: Camera, occluders_cam: Occ
     ends = np.stack([a, b], axis=1)  # (F S, 2, 3)
     # a frame with a capsule reaching the camera plane (or a distorted camera): every capsule of
     # the frame over the whole image, no stadium (as capsule_boxes does)
-    near_plane = (ends[..., 2] - radius[:, None] <= 1e-3).reshape(n_f, -1).any(axis=1)
+    near_plane = (ends[..., 2] - radius[:, None] <= NEAR_PLANE).reshape(n_f, -1).any(axis=1)
     if n_f > 1 and (camera.has_distortion or near_plane.any()):  # one whole-image frame at a time
         groups = [[i] for i in np.flatnonzero(near_plane | camera.has_distortion)]
         groups.append(np.flatnonzero(~(near_plane | camera.has_distortion)))
@@ -319,7 +320,7 @@ def _occluder_plan(occ: OccluderSet, camera: Camera, frames: np.ndarray, ends: n
             centre = project_to_2d(c, camera)
             with np.errstate(divide="ignore", invalid="ignore"):
                 reach = rr * dist / ((z - rr) * z) * f_max + margin
-            reach = np.where(z - rr <= 1e-3, np.inf, reach)
+            reach = np.where(z - rr <= NEAR_PLANE, np.inf, reach)
             if not mesh and int(occ.shape[i]) != SPHERE:  # a ball's reach is its image's
                 box = _image_box(occ, i, frames, camera)
         out.append(_Primitive(i, mesh, behind, front, ~behind & ~front, centre, reach, box))
@@ -332,7 +333,7 @@ _SIGNS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]
 def _image_box(occ: OccluderSet, i: int, frames: np.ndarray, camera: Camera) -> np.ndarray:
     """(F, 4) u0, v0, u1, v1: a pixel box holding the image of analytic primitive i (SLACK pixels
     beyond the images of the corners of an oriented box around it, inflated by 1e-5 relative and
-    1e-6 m for poses that are rigid to 1e-6); -inf, -inf, inf, inf when a corner is within 1e-3
+    1e-6 m for poses that are rigid to 1e-6); -inf, -inf, inf, inf when a corner is within NEAR_PLANE
     of the camera plane. In front of the camera the image of a box is the convex hull of its
     corners' images, and a ray through a pixel centre hits only what projects onto it."""
     from occpose.occlusion.occluders.geometry import BOX, CAPSULE, SPHERE
@@ -347,7 +348,7 @@ def _image_box(occ: OccluderSet, i: int, frames: np.ndarray, camera: Camera) -> 
     half = half * (1 + 1e-5) + 1e-6
     pose = occ.pose[frames, i]  # (F, 4, 4)
     corners = pose[:, None, :3, 3] + np.einsum("fij,kj->fki", pose[:, :3, :3], _SIGNS * half)  # (F, 8, 3)
-    ok = corners[..., 2].min(axis=1) > 1e-3
+    ok = corners[..., 2].min(axis=1) > NEAR_PLANE
     uv = project_to_2d(np.where(ok[:, None, None], corners, 1.0), camera)  # (F, 8, 2)
     box = np.concatenate([uv.min(axis=1) - SLACK, uv.max(axis=1) + SLACK], axis=1)
     return np.where(ok[:, None], box, [-np.inf, -np.inf, np.inf, np.inf])
