@@ -388,7 +388,7 @@ def prepare_mesh(triangles: np.ndarray, pose: np.ndarray, table=None) -> Prepare
 
 
 def mesh_hits(w_t: np.ndarray, stop: np.ndarray, prep: PreparedMesh,
-              dirs: np.ndarray) -> np.ndarray:
+              dirs: np.ndarray, cand: np.ndarray | None = None) -> np.ndarray:
     """(T, 1, R) bool: rays from the origin blocked by one mesh.
 
     Rays that meet the mesh's oriented bounding box are tested exactly (float64, all
@@ -396,10 +396,12 @@ def mesh_hits(w_t: np.ndarray, stop: np.ndarray, prep: PreparedMesh,
 
     Args:
         stop: (T, 1, R) :func:`stop_bits`; dirs: (T, 3, R) float64 unit directions (``w_t``).
+        cand: ``boxes_hit(w_t, stop, prep.bounds)`` if already computed (the native kernels).
     """
     from .primitives import points_in_triangles, triangles_crossed
 
-    cand = boxes_hit(w_t, stop, prep.bounds)  # (T, 1, R)
+    if cand is None:
+        cand = boxes_hit(w_t, stop, prep.bounds)  # (T, 1, R)
     f, _, ray = np.nonzero(cand)
     if not len(f):
         return cand

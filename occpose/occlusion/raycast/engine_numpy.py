@@ -22,6 +22,7 @@ import numpy as np
 from ..occluders.geometry import BOX, CAPSULE, CYLINDER, MESH, SPHERE, OccluderSet
 from . import primitives as raycast
 from . import camera_rays as raycast_camera
+from . import native
 from .visibility import (OTHER_TOLERANCE, VisibilityLabels, VisibilityParams, _targets_t,
                          labels_from_counts, out_of_frame_mask, own_tolerance, ray_targets)
 
@@ -107,6 +108,15 @@ def _body_balls(body, params: VisibilityParams) -> _BodyBalls:
                       body.seg_a, body.seg_b, extra_segments)
 
 
+def use_native() -> bool:
+    """Whether the numpy backend runs its blocked-ray tests in C (:mod:`.native`: same bytes).
+
+    True when the kernels are built, unless switched off with ``OCCPOSE_NATIVE=0`` or by
+    setting :data:`NATIVE` to False (the tests compare both)."""
+    return NATIVE and native.available()
+
+
+NATIVE = True
 _THREAD = threading.local()
 _PAIRS = 2048  # (ray, segment) pairs per block of exact distances
 
@@ -226,14 +236,20 @@ def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: Visibility
     dirs /= np.where(length > 0, length, 1.0)[:, None]  # unit directions
     w_t = dirs.astype(np.float32)
     length32 = length.astype(np.float32)[:, None, :]  # (T, 1, R)
-    stop = np.subtract(length32, tol, out=work.get("stop.segments", (n_t,) + tol.shape, F32))
-    stop = _stop_bits(stop, length32, tol)  # (T, S, R), clamped at 0
-    lateral = raycast_camera.capsules_hit(w_t, stop, capsules, ends=False, work=work)
+    in_c = use_native()
+    if in_c:  # the same tests in C (see .native)
+        lateral = native.hits("lateral", w_t, length32[:, 0], capsules, tol=tol)
+        ends = native.hits("ball", w_t, length32[:, 0], balls, tol=body_balls.tol,
+                           r2=body_balls.r2)
+    else:
+        stop = np.subtract(length32, tol, out=work.get("stop.segments", (n_t,) + tol.shape, F32))
+        stop = _stop_bits(stop, length32, tol)  # (T, S, R), clamped at 0
+        lateral = raycast_camera.capsules_hit(w_t, stop, capsules, ends=False, work=work)
+        stop = np.subtract(length32, body_balls.tol,
+                           out=work.get("stop.balls", (n_t,) + body_balls.tol.shape, F32))
+        stop = _stop_bits(stop, length32, body_balls.tol)  # (T, J, R)
+        ends = raycast_camera.balls_hit(w_t, stop, balls, body_balls.r2, work=work)  # (T, J, R)
     by_body = lateral.any(axis=1)  # (T, R)
-    stop = np.subtract(length32, body_balls.tol,
-                       out=work.get("stop.balls", (n_t,) + body_balls.tol.shape, F32))
-    stop = _stop_bits(stop, length32, body_balls.tol)  # (T, J, R)
-    ends = raycast_camera.balls_hit(w_t, stop, balls, body_balls.r2, work=work)  # (T, J, R)
     by_body |= ends.any(axis=1)
     if len(body_balls.extra):
         by_body |= _extra_ball_hits(dirs, length, joints, body_balls, k)
@@ -244,7 +260,12 @@ def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: Visibility
     n_o = sum(len(idx) for idx, _ in occluders)
     obj_hits = np.empty((n_t, n_o, w_t.shape[2]), bool)  # (T, O, R)
     for idx, prep in occluders:
-        if isinstance(prep, raycast_camera.PreparedMesh):
+        mesh = isinstance(prep, raycast_camera.PreparedMesh)
+        if in_c:
+            hit = native.hits("box" if mesh else prep.kind, w_t, length32[:, 0],
+                              prep.bounds if mesh else prep, tol_scalar=OTHER_TOLERANCE)
+            obj_hits[:, idx] = raycast_camera.mesh_hits(w_t, stop, prep, dirs, hit) if mesh else hit
+        elif mesh:
             obj_hits[:, idx] = raycast_camera.mesh_hits(w_t, stop, prep, dirs)
         else:
             obj_hits[:, idx] = _HITS[prep.kind](w_t, stop, prep)

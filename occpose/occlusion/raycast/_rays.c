@@ -1,0 +1,221 @@
+/* Native blocked-ray tests for rays cast from the camera centre: the float32 kernels of
+ * camera_rays.py (capsules_hit, balls_hit, boxes_hit, cylinders_hit) bit for bit.
+ *
+ * Plain C without the Python API, loaded with ctypes by native.py (which checks every shape,
+ * type and contiguity before calling). Build flags (setup.py): -ffp-contract=off, so that the
+ * compiler fuses no multiply-add the numpy kernels do not fuse, and -fno-math-errno, so that
+ * sqrtf needs no branch and the loops over rays vectorise.
+ *
+ * Bit-exactness with numpy:
+ *  - numpy's float32 matmul of the prepared vectors with the ray directions goes to OpenBLAS;
+ *    its AVX-512 kernels (the reference, occpose/_openblas.py) compute each 3-term dot product
+ *    as the fused chain fma(c2, w2, fma(c1, w1, fma(c0, w0, 0))), which dot3 reproduces.
+ *  - every other operation is one IEEE float32 operation in numpy's order; np.maximum and
+ *    np.minimum propagate NaN and return the second operand on ties (+-0), np.fmin/np.fmax
+ *    ignore NaN (npmax, npmin, npfmax, npfmin).
+ *  - "0 <= t < t_stop" is the unsigned comparison of the float32 bit patterns (below). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { LATERAL = 0, CAPSULE = 1, BALL = 2, BOX = 3, CYLINDER = 4 };
+
+static inline uint32_t bits_of(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
+static inline int below(float t, uint32_t stop) { return bits_of(t) < stop; }
+/* np.maximum / np.minimum (NaN wins, ties give b) and np.fmax / np.fmin (NaN loses, ties give
+ * b), written as single selects so that loops over them vectorise. Which NaN comes out does
+ * not matter: every NaN fails the comparisons that follow. */
+static inline float npmax(float a, float b) { return ((a > b) | (a != a)) ? a : b; }
+static inline float npmin(float a, float b) { return ((a < b) | (a != a)) ? a : b; }
+static inline float npfmax(float a, float b) { return ((a > b) | (b != b)) ? a : b; }
+static inline float npfmin(float a, float b) { return ((a < b) | (b != b)) ? a : b; }
+
+static inline float dot3(const float *c, float w0, float w1, float w2) {
+    float acc = fmaf(c[0], w0, 0.0f);
+    acc = fmaf(c[1], w1, acc);
+    return fmaf(c[2], w2, acc);
+}
+
+/* _ball_hits: t = w.c - sqrt(r^2 - ((w.q1)^2 + (w.q2)^2)) in [0, t_stop) */
+static inline int ball_pair(float wc, float wq1, float wq2, float r2, uint32_t stop) {
+    float s = wq1 * wq1;
+    float u = wq2 * wq2;
+    s = s + u;
+    s = r2 - s;
+    s = sqrtf(s);
+    s = wc - s;
+    return below(s, stop);
+}
+
+/* capsules_hit's lateral surface */
+static inline int lateral_pair(float dn, float lat, float wm, float c, float lo, float ln,
+                               float r2, uint32_t stop) {
+    float h = dn * dn;
+    h = 1.0f - h;
+    h = h * r2;
+    float x = wm * wm;
+    h = h - x;
+    h = sqrtf(h);
+    h = h + lat;
+    h = c / h;
+    x = h * dn;
+    x = x - lo;
+    return below(x, bits_of(ln)) & below(h, stop);
+}
+
+/* The rays r0 <= r < r1 of one frame against one primitive's constants col[C * 3], row[Q]: each
+ * kind's loop is branch-free over contiguous rays, so that the compiler vectorises it. */
+typedef struct {
+    const float *w0, *w1, *w2, *len, *tol;  /* (R,) rows of this frame / primitive */
+    const float *r2;                         /* (R,) squared radii replacing row[0], or NULL */
+    const float *col, *row;
+    uint8_t *out;
+} Span;
+
+#define LOCALS \
+    const float *restrict w0 = sp->w0, *restrict w1 = sp->w1, *restrict w2 = sp->w2; \
+    const float *restrict len = sp->len, *restrict tol = sp->tol; \
+    const float *restrict cl = sp->col; \
+    uint8_t *restrict out = sp->out;
+#define STOP(r) \
+    float st = len[r] - tol[r]; \
+    st = st < 0.0f ? 0.0f : st; /* np.maximum(st, 0) when negative */ \
+    uint32_t stop = bits_of(st);
+#define DOT(c, r) dot3(cl + 3 * (c), w0[r], w1[r], w2[r])
+
+static inline void span_capsule(const Span *sp, int r0, int r1, int ends) {
+    LOCALS
+    const float q0 = sp->row[0], q1 = sp->row[1], q2 = sp->row[2], q3 = sp->row[3];
+    for (int r = r0; r < r1; r++) {
+        STOP(r)
+        int hit = lateral_pair(DOT(0, r), DOT(1, r), DOT(2, r), q0, q1, q2, q3, stop);
+        if (ends) {
+            hit |= ball_pair(DOT(3, r), DOT(4, r), DOT(5, r), q3, stop);
+            hit |= ball_pair(DOT(6, r), DOT(7, r), DOT(8, r), q3, stop);
+        }
+        out[r] = (uint8_t)hit;
+    }
+}
+
+static inline void span_ball(const Span *sp, int r0, int r1) {
+    LOCALS
+    const float *restrict r2 = sp->r2;
+    if (r2) {
+        for (int r = r0; r < r1; r++) {
+            STOP(r)
+            out[r] = (uint8_t)ball_pair(DOT(0, r), DOT(1, r), DOT(2, r), r2[r], stop);
+        }
+    } else {
+        const float q0 = sp->row[0];
+        for (int r = r0; r < r1; r++) {
+            STOP(r)
+            out[r] = (uint8_t)ball_pair(DOT(0, r), DOT(1, r), DOT(2, r), q0, stop);
+        }
+    }
+}
+
+/* one slab of boxes_hit: near and far of lo * inv, hi * inv, inv = 1 / (w . axis) */
+#define SLAB(d, lo, hi) \
+    float inv##d = 1.0f / DOT(d, r); \
+    float ta##d = (lo) * inv##d, tb##d = (hi) * inv##d; \
+    float near##d = npmin(ta##d, tb##d), far##d = npmax(ta##d, tb##d);
+
+static inline void span_box(const Span *sp, int r0, int r1) {
+    LOCALS
+    const float lo0 = sp->row[0], lo1 = sp->row[1], lo2 = sp->row[2];
+    const float hi0 = sp->row[3], hi1 = sp->row[4], hi2 = sp->row[5];
+    for (int r = r0; r < r1; r++) {
+        STOP(r)
+        SLAB(0, lo0, hi0)
+        SLAB(1, lo1, hi1)
+        SLAB(2, lo2, hi2)
+        float enter = npmax(npmax(npmax(near0, near1), near2), 0.0f);  /* near.max(axis=0) */
+        float leave = npmin(npmin(far0, far1), far2);
+        out[r] = (uint8_t)((enter <= leave) & below(enter, stop));
+    }
+}
+
+static inline void span_cylinder(const Span *sp, int r0, int r1) {
+    LOCALS
+    const float c = sp->row[0], lo = sp->row[1], hi = sp->row[2], r2 = sp->row[3];
+    for (int r = r0; r < r1; r++) {
+        STOP(r)
+        float dn = DOT(0, r), lat = DOT(1, r), wm = DOT(2, r);
+        float qa = dn * dn;
+        qa = 1.0f - qa;
+        float sq = qa * r2;
+        float x = wm * wm;
+        sq = sq - x;
+        sq = sqrtf(sq);
+        sq = sq + lat;
+        float enter = c / sq, leave = sq / qa;
+        float inv = 1.0f / dn;
+        float sa = lo * inv, sb = hi * inv;
+        enter = npmax(enter, npfmin(sa, sb));
+        enter = npmax(enter, 0.0f);
+        leave = npfmin(leave, npfmax(sa, sb));
+        out[r] = (uint8_t)((enter <= leave) & below(enter, stop));
+    }
+}
+
+static inline void span_inside(const Span *sp, int r0, int r1) {
+    LOCALS
+    (void)w0; (void)w1; (void)w2; (void)cl;
+    for (int r = r0; r < r1; r++) {
+        STOP(r)
+        if (stop > 0) out[r] = 1;
+    }
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(__clang__)
+/* Clones for processors with AVX-512 and with AVX2 + FMA (fmaf one vectorised instruction);
+ * the default clone calls libm's fmaf, which is exact everywhere. Same results in all. */
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void run_span(int kind, const Span *sp, int n) {
+    switch (kind) {
+    case LATERAL: span_capsule(sp, 0, n, 0); break;
+    case CAPSULE: span_capsule(sp, 0, n, 1); break;
+    case BALL: span_ball(sp, 0, n); break;
+    case BOX: span_box(sp, 0, n); break;
+    default: span_cylinder(sp, 0, n);
+    }
+}
+
+/* (T, P, R) uint8 hits of P primitives of one kind against the R rays of T frames.
+ *
+ * w: (T, 3, R) float32 unit directions; len32: (T, R) float32 ray lengths; stop per pair is
+ * len32 - tol (tol: (P, R) float32, or tol_scalar when tol is NULL), clamped at 0.
+ * cols: (C, T, P, 3), rows: (Q, T, P) float32 as prepared by camera_rays.py for the kind;
+ * r2: (P, R) float32 squared radii replacing rows[0] (balls only) or NULL; inside: (T, P)
+ * uint8 camera inside the primitive, or NULL when the kind applies no inside rule.
+ * Returns 0, or -1 when out of memory. */
+int occ_hits(int kind, int T, int P, int R, const float *w, const float *len32,
+             const float *tol, float tol_scalar, const float *cols, const float *rows,
+             const float *r2, const uint8_t *inside, uint8_t *out) {
+    static const int n_cols[] = {3, 9, 3, 3, 3}, n_rows[] = {4, 4, 1, 6, 4};
+    int C = n_cols[kind], Q = n_rows[kind];
+    float col[27], row[6];
+    float *tol_row = NULL;
+    if (!tol) {  /* one tolerance for all: a row of it */
+        tol_row = malloc((size_t)R * sizeof(float));
+        if (!tol_row) return -1;
+        for (int r = 0; r < R; r++) tol_row[r] = tol_scalar;
+    }
+    for (int t = 0; t < T; t++) {
+        for (int p = 0; p < P; p++) {
+            for (int c = 0; c < C; c++)
+                memcpy(col + 3 * c, cols + (((size_t)c * T + t) * P + p) * 3, 3 * sizeof(float));
+            for (int q = 0; q < Q; q++) row[q] = rows[((size_t)q * T + t) * P + p];
+            const float *wt = w + (size_t)t * 3 * R;
+            Span sp = {wt, wt + R, wt + 2 * R, len32 + (size_t)t * R,
+                       tol ? tol + (size_t)p * R : tol_row, r2 ? r2 + (size_t)p * R : NULL,
+                       col, row, out + ((size_t)t * P + p) * R};
+            run_span(kind, &sp, R);
+            if (inside && inside[(size_t)t * P + p]) span_inside(&sp, 0, R);
+        }
+    }
+    free(tol_row);
+    return 0;
+}

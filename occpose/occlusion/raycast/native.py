@@ -1,0 +1,104 @@
+"""The native (C) blocked-ray tests: the float32 kernels of :mod:`.camera_rays`, bit for bit.
+
+``_rays.c`` is plain C (no Python API) built by ``pip install`` when a C compiler is present
+(``setup.py``; the build is optional) and loaded here with ctypes, which releases the GIL
+during each call. Without it -- or with ``OCCPOSE_NATIVE=0`` in the environment -- the numpy
+backend runs the numpy kernels of :mod:`.camera_rays`, which give the same labels:
+
+* the numpy kernels' dot products come from OpenBLAS's float32 matrix product, which on the
+  reference kernels (AVX-512, :mod:`occpose._openblas`) is the fused chain
+  fma(c2, w2, fma(c1, w1, c0 w0)); the C code computes exactly that chain with ``fmaf``, so its
+  labels are also the reference ones on processors whose OpenBLAS kernels round otherwise;
+* every other operation is the same IEEE float32 operation in the same order.
+
+``tests/test_native_rays.py`` compares the two on random and degenerate scenes byte for byte;
+``benchmark/bench_visibility.py --native both`` times them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .camera_rays import Prepared
+
+KINDS = {"lateral": 0, "capsule": 1, "ball": 2, "box": 3, "cylinder": 4}
+_F32P = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
+_F64P = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
+_U8P = np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS")
+
+
+def _nullable(pointer_type):
+    """An argtype accepting None (NULL) as well as arrays."""
+    class Nullable(pointer_type):  # type: ignore[misc, valid-type]
+        @classmethod
+        def from_param(cls, obj):
+            return None if obj is None else pointer_type.from_param(obj)
+    return Nullable
+
+
+def _load():
+    if os.environ.get("OCCPOSE_NATIVE", "1") == "0":
+        return None
+    here = Path(__file__).parent
+    for path in sorted(here.glob("_rays*.so")) + sorted(here.glob("_rays*.pyd")):
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError:
+            continue
+        lib.occ_hits.argtypes = [ctypes.c_int] * 4 + [
+            _F32P, _F32P, _nullable(_F32P), ctypes.c_float, _F32P, _F32P, _nullable(_F32P),
+            _nullable(_U8P), _U8P]
+        lib.occ_hits.restype = ctypes.c_int
+        return lib
+    return None
+
+
+_LIB = _load()
+
+
+def available() -> bool:
+    """True when the native kernels are built and not switched off (``OCCPOSE_NATIVE=0``)."""
+    return _LIB is not None
+
+
+def hits(kind: str, w_t: np.ndarray, len32: np.ndarray, prep: Prepared, tol=None,
+         tol_scalar: float = 0.0, r2=None, inside: bool = True) -> np.ndarray:
+    """(T, P, R) bool: the numpy kernel of ``kind`` (``"lateral"`` = ``capsules_hit(...,
+    ends=False)``, ``"capsule"``, ``"ball"``, ``"box"``, ``"cylinder"``) on the same rays.
+
+    Args:
+        w_t: (T, 3, R) float32 unit directions; len32: (T, R) float32 ray lengths.
+        prep: the kind's :class:`~.camera_rays.Prepared` for these T frames.
+        tol: (P, R) float32 tolerance per (primitive, ray), or None for ``tol_scalar``; the
+            stopping distance is ``len32 - tol`` clamped at 0, as the numpy callers compute it.
+        r2: (P, R) float32 squared radii replacing the prepared ones (balls).
+        inside: apply the camera-inside rule (the numpy kernels do for capsules and for balls
+            without ``r2``).
+    """
+    code = KINDS[kind]
+    cols = np.ascontiguousarray(prep.cols, np.float32)
+    rows = np.ascontiguousarray(prep.rows[..., 0], np.float32)
+    w_t = np.ascontiguousarray(w_t, np.float32)
+    len32 = np.ascontiguousarray(len32, np.float32)
+    n_t, _, n_r = w_t.shape
+    n_p = cols.shape[2]
+    need_c, need_q = {0: (3, 4), 1: (9, 4), 2: (3, 1), 3: (3, 6), 4: (3, 4)}[code]
+    if (cols.shape != (need_c, n_t, n_p, 3) or rows.shape != (need_q, n_t, n_p)
+            or len32.shape != (n_t, n_r)):
+        raise ValueError(f"native {kind}: cols {cols.shape}, rows {rows.shape}, rays {w_t.shape}")
+    if tol is not None:
+        tol = np.ascontiguousarray(np.broadcast_to(tol, (n_p, n_r)), np.float32)
+    if r2 is not None:
+        r2 = np.ascontiguousarray(np.broadcast_to(r2, (n_p, n_r)), np.float32)
+    flags = None
+    if inside and code in (0, 1) or (code == 2 and r2 is None and inside):
+        flags = np.ascontiguousarray(np.broadcast_to(prep.inside, (n_t, n_p)), np.uint8)
+    out = np.empty((n_t, n_p, n_r), np.uint8)
+    if n_p and n_t and n_r and _LIB.occ_hits(code, n_t, n_p, n_r, w_t, len32, tol,
+                                             float(tol_scalar), cols, rows, r2, flags, out):
+        raise MemoryError("native ray kernels: out of memory")
+    return out.view(bool)
