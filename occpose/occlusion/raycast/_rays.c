@@ -24,17 +24,17 @@ enum { LATERAL = 0, CAPSULE = 1, BALL = 2, BOX = 3, CYLINDER = 4 };
 static inline uint32_t bits_of(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline int below(float t, uint32_t stop) { return bits_of(t) < stop; }
 /* np.maximum / np.minimum (NaN wins, ties give b) and np.fmax / np.fmin (NaN loses, ties give
- * b), written as single selects so that loops over them vectorise. Which NaN comes out does
+ * b), written as nested selects, a form the loops over them vectorise with. Which NaN comes out does
  * not matter: every NaN fails the comparisons that follow. */
-static inline float npmax(float a, float b) { return ((a > b) | (a != a)) ? a : b; }
-static inline float npmin(float a, float b) { return ((a < b) | (a != a)) ? a : b; }
-static inline float npfmax(float a, float b) { return ((a > b) | (b != b)) ? a : b; }
-static inline float npfmin(float a, float b) { return ((a < b) | (b != b)) ? a : b; }
+static inline float npmax(float a, float b) { return (a != a) ? a : (a > b ? a : b); }
+static inline float npmin(float a, float b) { return (a != a) ? a : (a < b ? a : b); }
+static inline float npfmax(float a, float b) { return (b != b) ? a : (a > b ? a : b); }
+static inline float npfmin(float a, float b) { return (b != b) ? a : (a < b ? a : b); }
 
-static inline float dot3(const float *c, float w0, float w1, float w2) {
-    float acc = fmaf(c[0], w0, 0.0f);
-    acc = fmaf(c[1], w1, acc);
-    return fmaf(c[2], w2, acc);
+static inline float dot3(float cx, float cy, float cz, float w0, float w1, float w2) {
+    float acc = fmaf(cx, w0, 0.0f);
+    acc = fmaf(cy, w1, acc);
+    return fmaf(cz, w2, acc);
 }
 
 /* _ball_hits: t = w.c - sqrt(r^2 - ((w.q1)^2 + (w.q2)^2)) in [0, t_stop) */
@@ -64,54 +64,51 @@ static inline int lateral_pair(float dn, float lat, float wm, float c, float lo,
     return below(x, bits_of(ln)) & below(h, stop);
 }
 
-/* The rays r0 <= r < r1 of one frame against one primitive's constants col[C * 3], row[Q]: each
- * kind's loop is branch-free over contiguous rays, so that the compiler vectorises it. */
-typedef struct {
-    const float *w0, *w1, *w2, *len, *tol;  /* (R,) rows of this frame / primitive */
-    const float *r2;                         /* (R,) squared radii replacing row[0], or NULL */
-    const float *col, *row;
-    uint8_t *out;
-} Span;
-
-#define LOCALS \
-    const float *restrict w0 = sp->w0, *restrict w1 = sp->w1, *restrict w2 = sp->w2; \
-    const float *restrict len = sp->len, *restrict tol = sp->tol; \
-    const float *restrict cl = sp->col; \
-    uint8_t *restrict out = sp->out;
+/* One frame's R rays against one primitive: each kind's loop runs over contiguous rays with
+ * the primitive's constants in registers and restrict-qualified arrays, branch-free, so that
+ * the compiler vectorises it. */
+#define RAYS const float *restrict w0, const float *restrict w1, const float *restrict w2, \
+    const float *restrict len, const float *restrict tol, uint8_t *restrict out, int n
 #define STOP(r) \
     float st = len[r] - tol[r]; \
     st = st < 0.0f ? 0.0f : st; /* np.maximum(st, 0) when negative */ \
     uint32_t stop = bits_of(st);
-#define DOT(c, r) dot3(cl + 3 * (c), w0[r], w1[r], w2[r])
+/* the 3 floats of prepared column c, as scalars v<c>x, v<c>y, v<c>z */
+#define COLUMN(c) const float v##c##x = col[3 * c], v##c##y = col[3 * c + 1], v##c##z = col[3 * c + 2];
+#define DOT(c, r) dot3(v##c##x, v##c##y, v##c##z, w0[r], w1[r], w2[r])
 
-static inline void span_capsule(const Span *sp, int r0, int r1, int ends) {
-    LOCALS
-    const float q0 = sp->row[0], q1 = sp->row[1], q2 = sp->row[2], q3 = sp->row[3];
-    for (int r = r0; r < r1; r++) {
+static inline __attribute__((always_inline)) void span_capsule(RAYS, const float *col, const float *row, int ends) {
+    COLUMN(0) COLUMN(1) COLUMN(2) COLUMN(3) COLUMN(4) COLUMN(5) COLUMN(6) COLUMN(7) COLUMN(8)
+    const float q0 = row[0], q1 = row[1], q2 = row[2], q3 = row[3];
+    if (!ends) {
+        for (int r = 0; r < n; r++) {
+            STOP(r)
+            out[r] = (uint8_t)lateral_pair(DOT(0, r), DOT(1, r), DOT(2, r), q0, q1, q2, q3, stop);
+        }
+        return;
+    }
+    for (int r = 0; r < n; r++) {
         STOP(r)
         int hit = lateral_pair(DOT(0, r), DOT(1, r), DOT(2, r), q0, q1, q2, q3, stop);
-        if (ends) {
-            hit |= ball_pair(DOT(3, r), DOT(4, r), DOT(5, r), q3, stop);
-            hit |= ball_pair(DOT(6, r), DOT(7, r), DOT(8, r), q3, stop);
-        }
+        hit |= ball_pair(DOT(3, r), DOT(4, r), DOT(5, r), q3, stop);
+        hit |= ball_pair(DOT(6, r), DOT(7, r), DOT(8, r), q3, stop);
         out[r] = (uint8_t)hit;
     }
 }
 
-static inline void span_ball(const Span *sp, int r0, int r1) {
-    LOCALS
-    const float *restrict r2 = sp->r2;
+static inline __attribute__((always_inline)) void span_ball(RAYS, const float *col, const float *row, const float *restrict r2) {
+    COLUMN(0) COLUMN(1) COLUMN(2)
     if (r2) {
-        for (int r = r0; r < r1; r++) {
+        for (int r = 0; r < n; r++) {
             STOP(r)
             out[r] = (uint8_t)ball_pair(DOT(0, r), DOT(1, r), DOT(2, r), r2[r], stop);
         }
-    } else {
-        const float q0 = sp->row[0];
-        for (int r = r0; r < r1; r++) {
-            STOP(r)
-            out[r] = (uint8_t)ball_pair(DOT(0, r), DOT(1, r), DOT(2, r), q0, stop);
-        }
+        return;
+    }
+    const float q0 = row[0];
+    for (int r = 0; r < n; r++) {
+        STOP(r)
+        out[r] = (uint8_t)ball_pair(DOT(0, r), DOT(1, r), DOT(2, r), q0, stop);
     }
 }
 
@@ -121,11 +118,10 @@ static inline void span_ball(const Span *sp, int r0, int r1) {
     float ta##d = (lo) * inv##d, tb##d = (hi) * inv##d; \
     float near##d = npmin(ta##d, tb##d), far##d = npmax(ta##d, tb##d);
 
-static inline void span_box(const Span *sp, int r0, int r1) {
-    LOCALS
-    const float lo0 = sp->row[0], lo1 = sp->row[1], lo2 = sp->row[2];
-    const float hi0 = sp->row[3], hi1 = sp->row[4], hi2 = sp->row[5];
-    for (int r = r0; r < r1; r++) {
+static inline __attribute__((always_inline)) void span_box(RAYS, const float *col, const float *row) {
+    COLUMN(0) COLUMN(1) COLUMN(2)
+    const float lo0 = row[0], lo1 = row[1], lo2 = row[2], hi0 = row[3], hi1 = row[4], hi2 = row[5];
+    for (int r = 0; r < n; r++) {
         STOP(r)
         SLAB(0, lo0, hi0)
         SLAB(1, lo1, hi1)
@@ -136,10 +132,10 @@ static inline void span_box(const Span *sp, int r0, int r1) {
     }
 }
 
-static inline void span_cylinder(const Span *sp, int r0, int r1) {
-    LOCALS
-    const float c = sp->row[0], lo = sp->row[1], hi = sp->row[2], r2 = sp->row[3];
-    for (int r = r0; r < r1; r++) {
+static inline __attribute__((always_inline)) void span_cylinder(RAYS, const float *col, const float *row) {
+    COLUMN(0) COLUMN(1) COLUMN(2)
+    const float c = row[0], lo = row[1], hi = row[2], r2 = row[3];
+    for (int r = 0; r < n; r++) {
         STOP(r)
         float dn = DOT(0, r), lat = DOT(1, r), wm = DOT(2, r);
         float qa = dn * dn;
@@ -159,12 +155,12 @@ static inline void span_cylinder(const Span *sp, int r0, int r1) {
     }
 }
 
-static inline void span_inside(const Span *sp, int r0, int r1) {
-    LOCALS
-    (void)w0; (void)w1; (void)w2; (void)cl;
-    for (int r = r0; r < r1; r++) {
+/* _inside_hits: a camera inside the primitive hits every ray with t_stop > 0 */
+static inline __attribute__((always_inline)) void span_inside(RAYS) {
+    (void)w0; (void)w1; (void)w2;
+    for (int r = 0; r < n; r++) {
         STOP(r)
-        if (stop > 0) out[r] = 1;
+        out[r] |= stop > 0;
     }
 }
 
@@ -173,13 +169,13 @@ static inline void span_inside(const Span *sp, int r0, int r1) {
  * the default clone calls libm's fmaf, which is exact everywhere. Same results in all. */
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
-static void run_span(int kind, const Span *sp, int n) {
+static void run_span(int kind, RAYS, const float *col, const float *row, const float *r2) {
     switch (kind) {
-    case LATERAL: span_capsule(sp, 0, n, 0); break;
-    case CAPSULE: span_capsule(sp, 0, n, 1); break;
-    case BALL: span_ball(sp, 0, n); break;
-    case BOX: span_box(sp, 0, n); break;
-    default: span_cylinder(sp, 0, n);
+    case LATERAL: span_capsule(w0, w1, w2, len, tol, out, n, col, row, 0); break;
+    case CAPSULE: span_capsule(w0, w1, w2, len, tol, out, n, col, row, 1); break;
+    case BALL: span_ball(w0, w1, w2, len, tol, out, n, col, row, r2); break;
+    case BOX: span_box(w0, w1, w2, len, tol, out, n, col, row); break;
+    default: span_cylinder(w0, w1, w2, len, tol, out, n, col, row);
     }
 }
 
@@ -196,7 +192,7 @@ int occ_hits(int kind, int T, int P, int R, const float *w, const float *len32,
              const float *r2, const uint8_t *inside, uint8_t *out) {
     static const int n_cols[] = {3, 9, 3, 3, 3}, n_rows[] = {4, 4, 1, 6, 4};
     int C = n_cols[kind], Q = n_rows[kind];
-    float col[27], row[6];
+    float col[27] = {0}, row[6] = {0};
     float *tol_row = NULL;
     if (!tol) {  /* one tolerance for all: a row of it */
         tol_row = malloc((size_t)R * sizeof(float));
@@ -208,12 +204,12 @@ int occ_hits(int kind, int T, int P, int R, const float *w, const float *len32,
             for (int c = 0; c < C; c++)
                 memcpy(col + 3 * c, cols + (((size_t)c * T + t) * P + p) * 3, 3 * sizeof(float));
             for (int q = 0; q < Q; q++) row[q] = rows[((size_t)q * T + t) * P + p];
-            const float *wt = w + (size_t)t * 3 * R;
-            Span sp = {wt, wt + R, wt + 2 * R, len32 + (size_t)t * R,
-                       tol ? tol + (size_t)p * R : tol_row, r2 ? r2 + (size_t)p * R : NULL,
-                       col, row, out + ((size_t)t * P + p) * R};
-            run_span(kind, &sp, R);
-            if (inside && inside[(size_t)t * P + p]) span_inside(&sp, 0, R);
+            const float *wt = w + (size_t)t * 3 * R, *lt = len32 + (size_t)t * R;
+            const float *tp = tol ? tol + (size_t)p * R : tol_row;
+            uint8_t *o = out + ((size_t)t * P + p) * R;
+            run_span(kind, wt, wt + R, wt + 2 * R, lt, tp, o, R, col, row,
+                     r2 ? r2 + (size_t)p * R : NULL);
+            if (inside && inside[(size_t)t * P + p]) span_inside(wt, wt + R, wt + 2 * R, lt, tp, o, R);
         }
     }
     free(tol_row);
