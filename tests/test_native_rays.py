@@ -26,7 +26,7 @@ import pytest
 
 from occpose import body_model
 from occpose.occlusion import VisibilityParams, label_visibility
-from occpose.occlusion.raycast import camera_rays, engine_numpy, native
+from occpose.occlusion.raycast import camera_rays, engine_numpy, native, visibility
 from occpose.occlusion.raycast.visibility import OTHER_TOLERANCE
 
 from .test_visibility_fast import CAMERA, PARAMS, adversarial_scene, occluders
@@ -242,3 +242,36 @@ def test_shapes_are_checked():
     prep = camera_rays.prepare_balls(np.ones((2, 3, 3)), np.ones(3))
     with pytest.raises(ValueError, match="native ball"):
         native.hits("ball", np.ones((3, 3, 5), np.float32), np.ones((3, 5), np.float32), prep)
+
+
+@pytest.mark.parametrize("p", range(len(PARAMS)))
+def test_ray_targets_give_the_numpy_bits(p):
+    """Rays of joints anywhere: behind the camera, on the optical axis, on the vertical axis
+    through the camera (u parallel to y), at the camera centre itself."""
+    params, rng = PARAMS[p], np.random.default_rng(300 + p)
+    body = body_model("anthropometric")
+    joints = adversarial_scene(rng, 200, body, params)
+    joints[0, 3] = 0.0
+    joints[1, 4] = [0.0, 2.0, 0.0]
+    joints[2, 5] = [0.0, -1e-14, 1e-14]
+    dirs = visibility._targets_t(joints, body.joint_radius, params)
+    length = np.sqrt(np.einsum("tir,tir->tr", dirs, dirs))
+    dirs /= np.where(length > 0, length, 1.0)[:, None]
+    got = native.targets(joints, body.joint_radius, visibility.disk_pattern(params))
+    for name, a, b in zip(("dirs", "length", "w_t", "len32"), got,
+                          (dirs, length, dirs.astype(np.float32), length.astype(np.float32))):
+        assert a.dtype == b.dtype, name
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8), err_msg=name)
+
+
+def test_any_out_is_the_or_over_primitives():
+    rng = np.random.default_rng(5)
+    dirs, length = _rays(rng, 10, 60)
+    w_t, len32 = dirs.astype(np.float32), length.astype(np.float32)
+    prep = camera_rays.prepare_balls(rng.normal(0, 1, (10, 5, 3)) + [0, 0, 3], np.full(5, 0.4))
+    acc = np.zeros((10, 60), bool)
+    acc[:, ::13] = True  # or-ed into, not overwritten
+    before = acc.copy()
+    hit = native.hits("ball", w_t, len32, prep, tol_scalar=0.0, any_out=acc)
+    np.testing.assert_array_equal(acc, before | hit.any(axis=1))
+    assert (acc & ~before).any() and not acc.all()

@@ -186,10 +186,11 @@ static void run_span(int kind, RAYS, const float *col, const float *row, const f
  * cols: (C, T, P, 3), rows: (Q, T, P) float32 as prepared by camera_rays.py for the kind;
  * r2: (P, R) float32 squared radii replacing rows[0] (balls only) or NULL; inside: (T, P)
  * uint8 camera inside the primitive, or NULL when the kind applies no inside rule.
+ * any_out: (T, R) uint8 or-ed with every primitive's hits (out.any(axis=1) |=), or NULL.
  * Returns 0, or -1 when out of memory. */
 int occ_hits(int kind, int T, int P, int R, const float *w, const float *len32,
              const float *tol, float tol_scalar, const float *cols, const float *rows,
-             const float *r2, const uint8_t *inside, uint8_t *out) {
+             const float *r2, const uint8_t *inside, uint8_t *out, uint8_t *any_out) {
     static const int n_cols[] = {3, 9, 3, 3, 3}, n_rows[] = {4, 4, 1, 6, 4};
     int C = n_cols[kind], Q = n_rows[kind];
     float col[27] = {0}, row[6] = {0};
@@ -210,8 +211,53 @@ int occ_hits(int kind, int T, int P, int R, const float *w, const float *len32,
             run_span(kind, wt, wt + R, wt + 2 * R, lt, tp, o, R, col, row,
                      r2 ? r2 + (size_t)p * R : NULL);
             if (inside && inside[(size_t)t * P + p]) span_inside(wt, wt + R, wt + 2 * R, lt, tp, o, R);
+            if (any_out) {
+                uint8_t *restrict a = any_out + (size_t)t * R;
+                for (int r = 0; r < R; r++) a[r] |= o[r];
+            }
         }
     }
     free(tol_row);
     return 0;
+}
+
+/* The rays of visibility._targets_t, normalised as engine_numpy._ray_counts does, in the same
+ * float64 operations: for T frames of J joints (T, J, 3), surface radii (J,) and the disk
+ * pattern (K, 2), the unit directions dirs (T, 3, R) and lengths (T, R) of the R = J K rays
+ * r = j K + k, and their float32 copies w (T, 3, R) and len32 (T, R). */
+void occ_targets(int T, int J, int K, const double *joints, const double *radius,
+                 const double *disk, double *dirs, double *length, float *w, float *len32) {
+    int R = J * K;
+    for (int t = 0; t < T; t++) {
+        double *dx = dirs + (size_t)t * 3 * R, *dy = dx + R, *dz = dy + R;
+        double *lt = length + (size_t)t * R;
+        for (int j = 0; j < J; j++) {
+            const double *p = joints + ((size_t)t * J + j) * 3;
+            double px = p[0], py = p[1], pz = p[2], rj = radius[j];
+            double dist = sqrt(px * px + py * py + pz * pz);
+            double inv = 1.0 / (dist > 0 ? dist : 1.0);
+            double ux = px * inv, uy = py * inv, uz = pz * inv;
+            double front = 1.0 - rj * inv;
+            double norm = sqrt(ux * ux + uz * uz);
+            int ok = norm > 1e-12;
+            double inv_norm = ok ? 1.0 / norm : 0.0;
+            double e1x = ok ? uz * inv_norm : 1.0, e1z = -ux * inv_norm;
+            double e2x = uy * e1z, e2y = uz * e1x - ux * e1z, e2z = -uy * e1x;
+            double sx = px * front, sy = py * front, sz = pz * front;
+            for (int k = 0; k < K; k++) {
+                int r = j * K + k;
+                double ox = disk[2 * k] * rj, oy = disk[2 * k + 1] * rj;
+                double x = sx + ox * e1x + oy * e2x;
+                double y = sy + oy * e2y;
+                double z = sz + ox * e1z + oy * e2z;
+                double l = sqrt(x * x + y * y + z * z);
+                double d = l > 0 ? l : 1.0;
+                dx[r] = x / d; dy[r] = y / d; dz[r] = z / d;
+                lt[r] = l;
+            }
+        }
+        float *wt = w + (size_t)t * 3 * R;
+        for (int i = 0; i < 3 * R; i++) wt[i] = (float)dx[i];
+        for (int r = 0; r < R; r++) len32[(size_t)t * R + r] = (float)lt[r];
+    }
 }

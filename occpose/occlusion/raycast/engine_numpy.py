@@ -24,7 +24,8 @@ from . import primitives as raycast
 from . import camera_rays as raycast_camera
 from . import native
 from .visibility import (OTHER_TOLERANCE, VisibilityLabels, VisibilityParams, _targets_t,
-                         labels_from_counts, out_of_frame_mask, own_tolerance, ray_targets)
+                         disk_pattern, labels_from_counts, out_of_frame_mask, own_tolerance,
+                         ray_targets)
 
 F32 = np.float32
 
@@ -141,28 +142,30 @@ def _label_numpy(joints_cam, body, camera, occ, params, chunk: int,
     n_blocked = np.zeros((n_t, n_j), np.int32)
     n_object = np.zeros((n_t, n_j), np.int32)
 
-    def run(start: int) -> None:  # one chunk; its body is prepared here, while in cache
+    def run(start: int):  # one chunk; its body is prepared here, while in cache
         sl = slice(start, min(start + chunk, n_t))
         capsules = raycast_camera.prepare_capsules(a[sl], b[sl], radius, ends=False)
         balls = raycast_camera.prepare_balls(joints_cam[sl], body.joint_radius)  # _BodyBalls
         n_blocked[sl], n_object[sl], open_rays = _ray_counts(
             joints_cam[sl], body.joint_radius, params, tol32, capsules, balls, body_balls,
             [(idx, prep[sl]) for idx, prep in occluders], _workspace())
-        if open_rays is not None:  # rays blocked by both, where the first blocker decides
-            f, r, dirs, length, segments, obj_pairs = open_rays
-            first = _object_first(dirs, length, f + start, r, segments, obj_pairs, a, b, radius,
-                                  tol, occ)
-            n_object[sl] += _count(f * n_j + r // k, first, sl.stop - start, n_j)
+        if open_rays is not None:  # frames within the whole sequence
+            open_rays = (open_rays[0] + start,) + open_rays[1:]
+        return open_rays
 
     starts = range(0, n_t, chunk)
     if workers > 1 and len(starts) > 1:  # numpy releases the GIL inside its loops
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run, starts))
+            found = list(pool.map(run, starts))
     else:
-        for start in starts:
-            run(start)
+        found = [run(start) for start in starts]
+    found = [rays for rays in found if rays is not None]
+    if found:  # rays blocked by both, where the first blocker decides: all chunks' at once
+        f, r, dirs, length, segments, obj_pairs = (np.concatenate(x) for x in zip(*found))
+        first = _object_first(dirs, length, f, r, segments, obj_pairs, a, b, radius, tol, occ)
+        n_object += _count(f * n_j + r // k, first, n_t, n_j)
     return labels_from_counts(n_blocked, n_object, k, out_of_frame_mask(joints_cam, camera))
 
 
@@ -231,17 +234,20 @@ def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: Visibility
             primitives (N, O) that block them.
     """
     n_t, n_j, k = joints.shape[0], joints.shape[1], params.rays
-    dirs = _targets_t(joints, joint_radius, params)  # (T, 3, R) targets, rays r = j K + k
-    length = np.sqrt(np.einsum("tir,tir->tr", dirs, dirs))  # (T, R) ray lengths L
-    dirs /= np.where(length > 0, length, 1.0)[:, None]  # unit directions
-    w_t = dirs.astype(np.float32)
-    length32 = length.astype(np.float32)[:, None, :]  # (T, 1, R)
     in_c = use_native()
-    if in_c:  # the same tests in C (see .native)
-        lateral = native.hits("lateral", w_t, length32[:, 0], capsules, tol=tol)
-        ends = native.hits("ball", w_t, length32[:, 0], balls, tol=body_balls.tol,
-                           r2=body_balls.r2)
+    if in_c:  # the same rays and tests in C (see .native), any() over primitives on the way
+        dirs, length, w_t, len32 = native.targets(joints, joint_radius, disk_pattern(params))
+        length32 = len32[:, None, :]
+        by_body = np.zeros(len32.shape, bool)
+        lateral = native.hits("lateral", w_t, len32, capsules, tol=tol, any_out=by_body)
+        ends = native.hits("ball", w_t, len32, balls, tol=body_balls.tol, r2=body_balls.r2,
+                           any_out=by_body)
     else:
+        dirs = _targets_t(joints, joint_radius, params)  # (T, 3, R) targets, r = j K + k
+        length = np.sqrt(np.einsum("tir,tir->tr", dirs, dirs))  # (T, R) ray lengths L
+        dirs /= np.where(length > 0, length, 1.0)[:, None]  # unit directions
+        w_t = dirs.astype(np.float32)
+        length32 = length.astype(np.float32)[:, None, :]  # (T, 1, R)
         stop = np.subtract(length32, tol, out=work.get("stop.segments", (n_t,) + tol.shape, F32))
         stop = _stop_bits(stop, length32, tol)  # (T, S, R), clamped at 0
         lateral = raycast_camera.capsules_hit(w_t, stop, capsules, ends=False, work=work)
@@ -249,8 +255,8 @@ def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: Visibility
                            out=work.get("stop.balls", (n_t,) + body_balls.tol.shape, F32))
         stop = _stop_bits(stop, length32, body_balls.tol)  # (T, J, R)
         ends = raycast_camera.balls_hit(w_t, stop, balls, body_balls.r2, work=work)  # (T, J, R)
-    by_body = lateral.any(axis=1)  # (T, R)
-    by_body |= ends.any(axis=1)
+        by_body = lateral.any(axis=1)  # (T, R)
+        by_body |= ends.any(axis=1)
     if len(body_balls.extra):
         by_body |= _extra_ball_hits(dirs, length, joints, body_balls, k)
     if not occluders:
@@ -259,17 +265,19 @@ def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: Visibility
     stop = raycast_camera.stop_bits(length32 - np.float32(OTHER_TOLERANCE))  # (T, 1, R)
     n_o = sum(len(idx) for idx, _ in occluders)
     obj_hits = np.empty((n_t, n_o, w_t.shape[2]), bool)  # (T, O, R)
+    by_obj = np.zeros(length32[:, 0].shape, bool)
     for idx, prep in occluders:
-        mesh = isinstance(prep, raycast_camera.PreparedMesh)
-        if in_c:
-            hit = native.hits("box" if mesh else prep.kind, w_t, length32[:, 0],
-                              prep.bounds if mesh else prep, tol_scalar=OTHER_TOLERANCE)
-            obj_hits[:, idx] = raycast_camera.mesh_hits(w_t, stop, prep, dirs, hit) if mesh else hit
-        elif mesh:
-            obj_hits[:, idx] = raycast_camera.mesh_hits(w_t, stop, prep, dirs)
+        if isinstance(prep, raycast_camera.PreparedMesh):
+            cand = (native.hits("box", w_t, len32, prep.bounds, tol_scalar=OTHER_TOLERANCE)
+                    if in_c else None)
+            obj_hits[:, idx] = raycast_camera.mesh_hits(w_t, stop, prep, dirs, cand)
+            by_obj |= obj_hits[:, idx[0]]
+        elif in_c:
+            obj_hits[:, idx] = native.hits(prep.kind, w_t, len32, prep,
+                                           tol_scalar=OTHER_TOLERANCE, any_out=by_obj)
         else:
             obj_hits[:, idx] = _HITS[prep.kind](w_t, stop, prep)
-    by_obj = obj_hits.any(axis=1)
+            by_obj |= obj_hits[:, idx].any(axis=1)
     both = by_body & by_obj
     # one pass counts all three per joint (K < 256, so the byte fields never overflow)
     code = (by_body.astype(np.uint32) + (by_obj.astype(np.uint32) << 8)

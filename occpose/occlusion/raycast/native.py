@@ -51,8 +51,10 @@ def _load():
             continue
         lib.occ_hits.argtypes = [ctypes.c_int] * 4 + [
             _F32P, _F32P, _nullable(_F32P), ctypes.c_float, _F32P, _F32P, _nullable(_F32P),
-            _nullable(_U8P), _U8P]
+            _nullable(_U8P), _U8P, _nullable(_U8P)]
         lib.occ_hits.restype = ctypes.c_int
+        lib.occ_targets.argtypes = [ctypes.c_int] * 3 + [_F64P] * 5 + [_F32P, _F32P]
+        lib.occ_targets.restype = None
         return lib
     return None
 
@@ -65,8 +67,33 @@ def available() -> bool:
     return _LIB is not None
 
 
+def targets(joints: np.ndarray, joint_radius: np.ndarray, disk: np.ndarray):
+    """The unit ray directions of :func:`~.visibility._targets_t` and their lengths, as the
+    numpy backend computes them (same float64 operations).
+
+    Args:
+        joints: (T, J, 3) float64 camera frame; joint_radius: (J,); disk: (K, 2)
+            :func:`~.visibility.disk_pattern`.
+    Returns:
+        dirs (T, 3, R) float64, length (T, R) float64, and their float32 copies w_t, len32.
+    """
+    joints = np.ascontiguousarray(joints, np.float64)
+    radius = np.ascontiguousarray(joint_radius, np.float64)
+    disk = np.ascontiguousarray(disk, np.float64)
+    n_t, n_j, _ = joints.shape
+    n_r = n_j * len(disk)
+    if joints.shape[2:] != (3,) or radius.shape != (n_j,) or disk.shape[1:] != (2,):
+        raise ValueError(f"native targets: joints {joints.shape}, radius {radius.shape}, "
+                         f"disk {disk.shape}")
+    dirs, length = np.empty((n_t, 3, n_r)), np.empty((n_t, n_r))
+    w_t, len32 = np.empty((n_t, 3, n_r), np.float32), np.empty((n_t, n_r), np.float32)
+    _LIB.occ_targets(n_t, n_j, len(disk), joints, radius, disk, dirs, length, w_t, len32)
+    return dirs, length, w_t, len32
+
+
 def hits(kind: str, w_t: np.ndarray, len32: np.ndarray, prep: Prepared, tol=None,
-         tol_scalar: float = 0.0, r2=None, inside: bool = True) -> np.ndarray:
+         tol_scalar: float = 0.0, r2=None, inside: bool = True,
+         any_out: np.ndarray | None = None) -> np.ndarray:
     """(T, P, R) bool: the numpy kernel of ``kind`` (``"lateral"`` = ``capsules_hit(...,
     ends=False)``, ``"capsule"``, ``"ball"``, ``"box"``, ``"cylinder"``) on the same rays.
 
@@ -78,6 +105,7 @@ def hits(kind: str, w_t: np.ndarray, len32: np.ndarray, prep: Prepared, tol=None
         r2: (P, R) float32 squared radii replacing the prepared ones (balls).
         inside: apply the camera-inside rule (the numpy kernels do for capsules and for balls
             without ``r2``).
+        any_out: (T, R) bool array or-ed with the hits of every primitive, or None.
     """
     code = KINDS[kind]
     cols = np.ascontiguousarray(prep.cols, np.float32)
@@ -97,8 +125,14 @@ def hits(kind: str, w_t: np.ndarray, len32: np.ndarray, prep: Prepared, tol=None
     flags = None
     if inside and code in (0, 1) or (code == 2 and r2 is None and inside):
         flags = np.ascontiguousarray(np.broadcast_to(prep.inside, (n_t, n_p)), np.uint8)
+    if any_out is not None:
+        if (any_out.shape != (n_t, n_r) or any_out.dtype != bool
+                or not any_out.flags.c_contiguous):
+            raise ValueError(f"native {kind}: any_out must be a contiguous ({n_t}, {n_r}) bool")
+        any_out = any_out.view(np.uint8)
     out = np.empty((n_t, n_p, n_r), np.uint8)
     if n_p and n_t and n_r and _LIB.occ_hits(code, n_t, n_p, n_r, w_t, len32, tol,
-                                             float(tol_scalar), cols, rows, r2, flags, out):
+                                             float(tol_scalar), cols, rows, r2, flags, out,
+                                             any_out):
         raise MemoryError("native ray kernels: out of memory")
     return out.view(bool)
