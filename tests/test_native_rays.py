@@ -275,3 +275,55 @@ def test_any_out_is_the_or_over_primitives():
     hit = native.hits("ball", w_t, len32, prep, tol_scalar=0.0, any_out=acc)
     np.testing.assert_array_equal(acc, before | hit.any(axis=1))
     assert (acc & ~before).any() and not acc.all()
+
+
+def test_first_blocking_segment_gives_the_numpy_bits():
+    """Exact entry distances of rays into the segments that block them (the body part of
+    the first-blocker decision), degenerate capsules and a camera inside one included."""
+    rng = np.random.default_rng(9)
+    n_t, n_s, n_r, n = 40, 16, 153, 3000
+    a = rng.normal(0, 0.3, (n_t, n_s, 3)) + [0, 0, 3]
+    b = a + rng.normal(0, 0.2, (n_t, n_s, 3))
+    b[:, 3] = a[:, 3]  # zero length: a ball
+    a[5, 7] = [0.0, 0.0, 0.01]  # the camera inside
+    radius = rng.uniform(0.02, 0.12, n_s)
+    tol = rng.choice([1e-6, 1e-2], (n_s, n_r))
+    frames, rays = rng.integers(0, n_t, n), rng.integers(0, n_r, n)
+    frames[:20] = 5
+    target = a[frames, rng.integers(0, n_s, n)] + rng.normal(0, 0.05, (n, 3))
+    length = np.linalg.norm(target, axis=1) * rng.uniform(0.8, 1.3, n)
+    dirs = target / np.linalg.norm(target, axis=1, keepdims=True)
+    segments = rng.random((n, n_s)) < 0.3
+    segments[:20, 7] = True
+    pair_ray, pair_seg = np.nonzero(segments)
+    expect = engine_numpy._first_body(dirs, length, frames, rays, pair_ray, pair_seg, a, b,
+                                      radius, tol)
+    got = native.first_body(dirs, length, frames, rays, pair_ray, pair_seg, a, b, radius, tol)
+    np.testing.assert_array_equal(got.view(np.uint64), expect.view(np.uint64))
+    assert 0.1 < np.isfinite(expect).mean() < 0.9 and (expect[:20] == 0).all()
+    with pytest.raises(ValueError, match="out of range"):
+        native.first_body(dirs, length, frames, rays, pair_ray, pair_seg + n_s, a, b, radius, tol)
+
+
+def test_mesh_distances_use_the_engine_each_chunk_would_alone(monkeypatch):
+    """The first-blocker distances of all chunks are computed in one call; the mesh engine
+    (numpy or trimesh, by rays x faces) is still the one each chunk's rays alone would get,
+    so chunking does not change a distance's bits (the two engines differ in the last bits)."""
+    pytest.importorskip("trimesh")
+    from occpose.occlusion.raycast import primitives
+
+    monkeypatch.setattr(primitives, "NUMPY_MESH_PAIRS", 50 * 20)  # 50 rays x 20 faces
+    rng = np.random.default_rng(21)
+    joints = adversarial_scene(rng, 240, body_model("anthropometric"), PARAMS[0])
+    occ, i = occluders(rng, joints), 3  # primitive 3: the 20-face mesh
+    chunks = np.repeat([0, 1, 2, 3], [30, 80, 10, 120])  # numpy, trimesh, numpy, trimesh
+    frames = rng.integers(0, 240, len(chunks))
+    dirs = occ.pose[frames, i, :3, 3] + rng.normal(0, 0.15, (len(chunks), 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    got = engine_numpy._mesh_distances(dirs, frames, np.arange(len(chunks)), occ, i, chunks)
+    alone = [primitives.ray_primitive(np.zeros(3), dirs[chunks == c], occ, i,
+                                      frames=frames[chunks == c]) for c in range(4)]
+    np.testing.assert_array_equal(got.view(np.uint64), np.concatenate(alone).view(np.uint64))
+    one_engine = primitives.ray_primitive(np.zeros(3), dirs, occ, i, frames=frames,
+                                          mesh_engine="numpy")
+    assert np.isfinite(got).any() and (one_engine != got).any()

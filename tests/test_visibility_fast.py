@@ -156,7 +156,7 @@ def test_stop_bits_shortcut_equals_the_full_check():
 
 
 def _object_first_literal(dirs, length, frames, rays, segments, obj_pairs, a, b, radius, tol,
-                          occ):
+                          occ, chunks=None):
     """The per-pair computation as first written (ufunc.at over all pairs at once)."""
     n, s = np.nonzero(segments)
     f = frames[n]

@@ -261,3 +261,53 @@ void occ_targets(int T, int J, int K, const double *joints, const double *radius
         for (int r = 0; r < R; r++) len32[(size_t)t * R + r] = (float)lt[r];
     }
 }
+
+/* camera_rays.capsule_distances, float64, in the same operations: the entry distance of the
+ * unit ray d from the origin into the capsule a-b of radius r (0 when the origin is inside,
+ * +inf on a miss). */
+static double capsule_distance(const double *d, const double *a, const double *b, double r) {
+    double ba0 = b[0] - a[0], ba1 = b[1] - a[1], ba2 = b[2] - a[2];
+    double length = sqrt(ba0 * ba0 + ba1 * ba1 + ba2 * ba2);
+    double l = length > 0 ? length : 1.0;
+    double x0 = ba0 / l, x1 = ba1 / l, x2 = ba2 / l;  /* axis */
+    double a_axis = a[0] * x0 + a[1] * x1 + a[2] * x2;
+    double p0 = a[0] - a_axis * x0, p1 = a[1] - a_axis * x1, p2 = a[2] - a_axis * x2;
+    double r2 = r * r;
+    double cyl_c = (p0 * p0 + p1 * p1 + p2 * p2) - r2;
+    double dn = d[0] * x0 + d[1] * x1 + d[2] * x2;
+    double m0 = a[1] * x2 - a[2] * x1, m1 = a[2] * x0 - a[0] * x2, m2 = a[0] * x1 - a[1] * x0;
+    double dm = d[0] * m0 + d[1] * m1 + d[2] * m2;
+    double h = (1 - dn * dn) * r2 - dm * dm;
+    double t1 = cyl_c / ((d[0] * p0 + d[1] * p1 + d[2] * p2) + sqrt(h));
+    double axial = t1 * dn - a_axis;
+    double t = ((t1 >= 0) & (axial >= 0) & (axial < length)) ? t1 : INFINITY;
+    for (int e = 0; e < 2; e++) {
+        const double *c = e ? b : a;
+        double wc = d[0] * c[0] + d[1] * c[1] + d[2] * c[2];
+        double t_ball = wc - sqrt(r2 - ((c[0] * c[0] + c[1] * c[1] + c[2] * c[2]) - wc * wc));
+        if (t_ball >= 0) t = (t != t) ? t : (t < t_ball ? t : t_ball);  /* np.minimum */
+    }
+    int inside = ((a[0] * a[0] + a[1] * a[1] + a[2] * a[2]) <= r2)
+                 | ((b[0] * b[0] + b[1] * b[1] + b[2] * b[2]) <= r2)
+                 | ((cyl_c <= 0) & (a_axis <= 0) & (a_axis + length >= 0));
+    return inside ? 0.0 : t;
+}
+
+/* The body part of engine_numpy._object_first: for N rays (unit dirs (N, 3), lengths (N,),
+ * frame (N,) and ray index (N,)) and their M blocking (ray, segment) pairs (pair_ray (M,),
+ * pair_seg (M,), sorted by ray), t_body (N,) = min over a ray's pairs of the capsule entry
+ * distance t where t < length - tol[seg, ray], else +inf. a, b: (T, S, 3) capsule ends;
+ * radius (S,); tol (S, R). */
+void occ_first_body(int N, long M, int S, int R, const double *dirs, const double *length,
+                    const int64_t *frames, const int64_t *rays, const int64_t *pair_ray,
+                    const int64_t *pair_seg, const double *a, const double *b,
+                    const double *radius, const double *tol, double *t_body) {
+    for (int n = 0; n < N; n++) t_body[n] = INFINITY;
+    for (long m = 0; m < M; m++) {
+        int64_t n = pair_ray[m], s = pair_seg[m];
+        size_t at = ((size_t)frames[n] * S + s) * 3;
+        double t = capsule_distance(dirs + 3 * n, a + at, b + at, radius[s]);
+        double stop = length[n] - tol[(size_t)s * R + rays[n]];
+        if (t < stop && t < t_body[n]) t_body[n] = t;
+    }
+}

@@ -161,10 +161,12 @@ def _label_numpy(joints_cam, body, camera, occ, params, chunk: int,
             found = list(pool.map(run, starts))
     else:
         found = [run(start) for start in starts]
+    chunks = [np.full(len(rays[0]), c) for c, rays in enumerate(found) if rays is not None]
     found = [rays for rays in found if rays is not None]
     if found:  # rays blocked by both, where the first blocker decides: all chunks' at once
         f, r, dirs, length, segments, obj_pairs = (np.concatenate(x) for x in zip(*found))
-        first = _object_first(dirs, length, f, r, segments, obj_pairs, a, b, radius, tol, occ)
+        first = _object_first(dirs, length, f, r, segments, obj_pairs, a, b, radius, tol, occ,
+                              np.concatenate(chunks))
         n_object += _count(f * n_j + r // k, first, n_t, n_j)
     return labels_from_counts(n_blocked, n_object, k, out_of_frame_mask(joints_cam, camera))
 
@@ -322,7 +324,7 @@ def _extra_ball_hits(dirs, length, joints, body_balls: _BodyBalls, k: int) -> np
 
 
 def _object_first(dirs, length, frames, rays, segments, obj_pairs, a, b, radius, tol,
-                  occ) -> np.ndarray:
+                  occ, chunks=None) -> np.ndarray:
     """(N,) bool: for rays blocked by both, the nearest blocking primitive is an object.
 
     Exact float64 entry distances to the body segments and occluder primitives that block
@@ -332,10 +334,44 @@ def _object_first(dirs, length, frames, rays, segments, obj_pairs, a, b, radius,
         dirs: (N, 3) unit directions from the camera centre; length: (N,) distances to the
             targets; frames, rays: (N,) frame and ray index; segments (N, S), obj_pairs (N, O):
             bool masks of the blocking primitives; a, b: (T, S, 3) capsule ends; radius (S,);
-            tol: (S, R) tolerance per (segment, ray).
+            tol: (S, R) tolerance per (segment, ray); chunks: (N,) the chunk each ray comes
+            from (the mesh engine is chosen per chunk, as when each chunk ran this alone).
     """
-    t_body = np.full(len(dirs), np.inf)
     n, s = np.nonzero(segments)  # pairs sorted by ray
+    if use_native():
+        t_body = native.first_body(dirs, length, frames, rays, n, s, a, b, radius, tol)
+    else:
+        t_body = _first_body(dirs, length, frames, rays, n, s, a, b, radius, tol)
+    t_obj = np.full(len(dirs), np.inf)
+    for i in np.flatnonzero(obj_pairs.any(axis=0)):
+        n = np.flatnonzero(obj_pairs[:, i])
+        if occ.shape[i] == MESH and chunks is not None:
+            t = _mesh_distances(dirs, frames, n, occ, i, chunks[n])
+        else:
+            t = raycast.ray_primitive(np.zeros(3), dirs[n], occ, i, frames=frames[n])
+        t_obj[n] = np.minimum(t_obj[n], np.where(t < length[n] - OTHER_TOLERANCE, t, np.inf))
+    return t_obj <= t_body
+
+
+def _mesh_distances(dirs, frames, n, occ, i, chunks) -> np.ndarray:
+    """(len(n),) entry distances of rays ``n`` into mesh primitive ``i`` with the engine
+    ``ray_mesh``'s "auto" picks for each chunk's rays alone: the rays of the chunks that get
+    the numpy engine in one call, the others chunk by chunk."""
+    faces = len(occ.meshes[int(occ.mesh_index[i])].faces)
+    small = np.bincount(chunks)[chunks] * faces <= raycast.NUMPY_MESH_PAIRS
+    t = np.empty(len(n))
+    groups = [(small, "numpy")] + [(chunks == c, "trimesh") for c in np.unique(chunks[~small])]
+    for sel, engine in groups:
+        if sel.any():
+            t[sel] = raycast.ray_primitive(np.zeros(3), dirs[n[sel]], occ, i,
+                                           frames=frames[n[sel]], mesh_engine=engine)
+    return t
+
+
+def _first_body(dirs, length, frames, rays, n, s, a, b, radius, tol) -> np.ndarray:
+    """(N,) the body part of :func:`_object_first` (numpy; :func:`.native.first_body` in C):
+    each ray's nearest blocking segment entry before its stop, +inf if none."""
+    t_body = np.full(len(dirs), np.inf)
     if len(n):
         stop = length[n] - tol[s, rays[n]]
         t = np.empty(len(n))
@@ -347,9 +383,4 @@ def _object_first(dirs, length, frames, rays, segments, obj_pairs, a, b, radius,
                                                      radius[ss])
         first = np.flatnonzero(np.r_[True, n[1:] != n[:-1]])  # each ray's first pair
         t_body[n[first]] = np.minimum.reduceat(np.where(t < stop, t, np.inf), first)
-    t_obj = np.full(len(dirs), np.inf)
-    for i in np.flatnonzero(obj_pairs.any(axis=0)):
-        n = np.flatnonzero(obj_pairs[:, i])
-        t = raycast.ray_primitive(np.zeros(3), dirs[n], occ, i, frames=frames[n])
-        t_obj[n] = np.minimum(t_obj[n], np.where(t < length[n] - OTHER_TOLERANCE, t, np.inf))
-    return t_obj <= t_body
+    return t_body

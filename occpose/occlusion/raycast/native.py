@@ -55,6 +55,10 @@ def _load():
         lib.occ_hits.restype = ctypes.c_int
         lib.occ_targets.argtypes = [ctypes.c_int] * 3 + [_F64P] * 5 + [_F32P, _F32P]
         lib.occ_targets.restype = None
+        i64 = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
+        lib.occ_first_body.argtypes = ([ctypes.c_int, ctypes.c_long, ctypes.c_int, ctypes.c_int]
+                                       + [_F64P] * 2 + [i64] * 4 + [_F64P] * 5)
+        lib.occ_first_body.restype = None
         return lib
     return None
 
@@ -89,6 +93,38 @@ def targets(joints: np.ndarray, joint_radius: np.ndarray, disk: np.ndarray):
     w_t, len32 = np.empty((n_t, 3, n_r), np.float32), np.empty((n_t, n_r), np.float32)
     _LIB.occ_targets(n_t, n_j, len(disk), joints, radius, disk, dirs, length, w_t, len32)
     return dirs, length, w_t, len32
+
+
+def first_body(dirs, length, frames, rays, pair_ray, pair_seg, a, b, radius, tol) -> np.ndarray:
+    """(N,) float64: the body part of ``engine_numpy._object_first`` -- per ray, the smallest
+    :func:`~.camera_rays.capsule_distances` entry distance among its blocking (ray, segment)
+    pairs that lies before the ray's stop, +inf if none.
+
+    Args:
+        dirs: (N, 3) unit directions; length: (N,); frames, rays: (N,) frame and ray index;
+        pair_ray, pair_seg: (M,) the pairs, sorted by ray; a, b: (T, S, 3) capsule ends;
+        radius: (S,); tol: (S, R).
+    """
+    dirs, length, a, b, radius, tol = (np.ascontiguousarray(x, np.float64)
+                                       for x in (dirs, length, a, b, radius, tol))
+    frames, rays, pair_ray, pair_seg = (np.ascontiguousarray(x, np.int64)
+                                        for x in (frames, rays, pair_ray, pair_seg))
+    n, m = len(dirs), len(pair_ray)
+    n_t, n_s = a.shape[:2]
+    if (dirs.shape != (n, 3) or any(x.shape != (n,) for x in (length, frames, rays))
+            or pair_seg.shape != (m,) or b.shape != a.shape or a.shape[2:] != (3,)
+            or radius.shape != (n_s,) or tol.shape[0] != n_s):
+        raise ValueError("native first_body: inconsistent shapes")
+    if m and (pair_ray.min() < 0 or pair_ray.max() >= n or pair_seg.min() < 0
+              or pair_seg.max() >= n_s):
+        raise ValueError("native first_body: pair index out of range")
+    if n and (frames.min() < 0 or frames.max() >= n_t or rays.min() < 0
+              or rays.max() >= tol.shape[1]):
+        raise ValueError("native first_body: frame or ray index out of range")
+    out = np.empty(n)
+    _LIB.occ_first_body(n, m, n_s, tol.shape[1], dirs, length, frames, rays, pair_ray,
+                        pair_seg, a, b, radius, tol, out)
+    return out
 
 
 def hits(kind: str, w_t: np.ndarray, len32: np.ndarray, prep: Prepared, tol=None,

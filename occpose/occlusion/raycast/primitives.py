@@ -259,6 +259,9 @@ def points_in_triangles(points, triangles) -> np.ndarray:
     return votes >= 2
 
 
+NUMPY_MESH_PAIRS = 5e7  # ray_mesh's "auto": the numpy engine up to this many ray-face pairs
+
+
 def ray_mesh(origins, dirs, vertices, faces, t_max=np.inf, engine: str = "auto",
              solid: bool = True) -> np.ndarray:
     """Entry distance into a triangle mesh given in the rays' frame.
@@ -267,7 +270,7 @@ def ray_mesh(origins, dirs, vertices, faces, t_max=np.inf, engine: str = "auto",
         origins, dirs: (N, 3) rays; vertices (V, 3), faces (F, 3) the mesh in the same frame.
         engine: ``"trimesh"`` (rtree broad phase, good for large meshes), ``"numpy"``
             (:func:`ray_triangles`, good for small meshes) or ``"auto"`` (numpy when
-            rays x faces <= 5e7).
+            rays x faces <= :data:`NUMPY_MESH_PAIRS`).
         solid: origins inside the (watertight) mesh hit at t = 0.
     """
     o, d = normalize_rays(origins, dirs)
@@ -275,7 +278,7 @@ def ray_mesh(origins, dirs, vertices, faces, t_max=np.inf, engine: str = "auto",
     vertices = np.asarray(vertices, np.float64)
     faces = np.asarray(faces, np.int64)
     if engine == "auto":
-        engine = "numpy" if len(o) * len(faces) <= 5e7 else "trimesh"
+        engine = "numpy" if len(o) * len(faces) <= NUMPY_MESH_PAIRS else "trimesh"
     if engine == "numpy":
         return ray_triangles(o, d, vertices[faces], t_max, solid=solid)
     if engine != "trimesh":
