@@ -327,3 +327,26 @@ def test_mesh_distances_use_the_engine_each_chunk_would_alone(monkeypatch):
     one_engine = primitives.ray_primitive(np.zeros(3), dirs, occ, i, frames=frames,
                                           mesh_engine="numpy")
     assert np.isfinite(got).any() and (one_engine != got).any()
+
+
+def test_preparation_gives_the_numpy_bits():
+    """Body capsules (zero length ones, the camera inside one) and joint balls (on the x
+    axis, at the camera centre) prepared in C and in numpy."""
+    rng = np.random.default_rng(13)
+    a = rng.normal(0, 1, (50, 16, 3)) + [0, 0, 2]
+    b = a + rng.normal(0, 0.3, a.shape)
+    b[:, 2] = a[:, 2]
+    a[3, 4] = [0.01, 0.0, 0.0]
+    a[4, 5] = [2.0, 0.0, 0.0]
+    a[6, 7] = 0.0
+    radius = rng.uniform(0.02, 0.1, 16)
+    for got, expect in ((native.prepare_capsules(a, b, radius),
+                         camera_rays.prepare_capsules(a, b, radius, ends=False)),
+                        (native.prepare_balls(a, radius), camera_rays.prepare_balls(a, radius))):
+        assert got.kind == expect.kind
+        for name in ("cols", "rows", "inside"):
+            x, y = getattr(got, name), getattr(expect, name)
+            assert x.shape == y.shape and x.dtype == y.dtype, name
+            np.testing.assert_array_equal(x.view(np.uint8), np.ascontiguousarray(y).view(np.uint8),
+                                          err_msg=name)
+        assert got.inside.any()

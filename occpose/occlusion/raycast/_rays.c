@@ -311,3 +311,61 @@ void occ_first_body(int N, long M, int S, int R, const double *dirs, const doubl
         if (t < stop && t < t_body[n]) t_body[n] = t;
     }
 }
+
+/* camera_rays.prepare_capsules(a, b, radius, ends=False) for T frames of P capsules, in the
+ * same float64 operations: a, b (T, P, 3), radius (P,); out cols (3, T, P, 3) float32 (axis,
+ * a_perp, moment), rows (4, T, P) float32 (cyl_c, a.axis, length, r^2), inside (T, P). */
+void occ_prepare_capsules(int T, int P, const double *a, const double *b, const double *radius,
+                          float *cols, float *rows, uint8_t *inside) {
+    size_t TP = (size_t)T * P;
+    for (size_t i = 0; i < TP; i++) {
+        const double *pa = a + 3 * i, *pb = b + 3 * i;
+        double r = radius[i % P], r2 = r * r;
+        double ba0 = pb[0] - pa[0], ba1 = pb[1] - pa[1], ba2 = pb[2] - pa[2];
+        double length = sqrt(ba0 * ba0 + ba1 * ba1 + ba2 * ba2);
+        double l = length > 0 ? length : 1.0;
+        double x0 = ba0 / l, x1 = ba1 / l, x2 = ba2 / l;
+        double a_axis = pa[0] * x0 + pa[1] * x1 + pa[2] * x2;
+        double p0 = pa[0] - a_axis * x0, p1 = pa[1] - a_axis * x1, p2 = pa[2] - a_axis * x2;
+        double cyl_c = (p0 * p0 + p1 * p1 + p2 * p2) - r2;
+        double m0 = pa[1] * x2 - pa[2] * x1, m1 = pa[2] * x0 - pa[0] * x2;
+        double m2 = pa[0] * x1 - pa[1] * x0;
+        inside[i] = ((pa[0] * pa[0] + pa[1] * pa[1] + pa[2] * pa[2]) <= r2)
+                    | ((pb[0] * pb[0] + pb[1] * pb[1] + pb[2] * pb[2]) <= r2)
+                    | ((cyl_c <= 0) & (a_axis <= 0) & (a_axis + length >= 0));
+        float *c0 = cols + 3 * i, *c1 = c0 + 3 * TP, *c2 = c1 + 3 * TP;
+        c0[0] = (float)x0; c0[1] = (float)x1; c0[2] = (float)x2;
+        c1[0] = (float)p0; c1[1] = (float)p1; c1[2] = (float)p2;
+        c2[0] = (float)m0; c2[1] = (float)m1; c2[2] = (float)m2;
+        rows[i] = (float)cyl_c; rows[TP + i] = (float)a_axis;
+        rows[2 * TP + i] = (float)length; rows[3 * TP + i] = (float)r2;
+    }
+}
+
+/* camera_rays.prepare_balls(centre, radius) for T frames of P balls, in the same float64
+ * operations (_perp_basis): centre (T, P, 3), radius (P,); out cols (3, T, P, 3) float32
+ * (centre, q1, q2), rows (1, T, P) float32 (r^2), inside (T, P). */
+void occ_prepare_balls(int T, int P, const double *centre, const double *radius, float *cols,
+                       float *rows, uint8_t *inside) {
+    size_t TP = (size_t)T * P;
+    for (size_t i = 0; i < TP; i++) {
+        const double *c = centre + 3 * i;
+        double r = radius[i % P], r2 = r * r;
+        double cc = c[0] * c[0] + c[1] * c[1] + c[2] * c[2];
+        double length = sqrt(cc);
+        int use_x = fabs(c[0]) < 0.6 * length;
+        double q0 = use_x ? 0.0 : -c[2], q1 = use_x ? c[2] : 0.0, q2 = use_x ? -c[1] : c[0];
+        double qn = sqrt(q0 * q0 + q1 * q1 + q2 * q2);
+        double s = length / (qn > 1e-300 ? qn : 1e-300);
+        q0 = q0 * s; q1 = q1 * s; q2 = q2 * s;
+        double m = length > 1e-300 ? length : 1e-300;
+        double u0 = (c[1] * q2 - c[2] * q1) / m, u1 = (c[2] * q0 - c[0] * q2) / m;
+        double u2 = (c[0] * q1 - c[1] * q0) / m;
+        inside[i] = cc <= r2;
+        float *c0 = cols + 3 * i, *c1 = c0 + 3 * TP, *c2 = c1 + 3 * TP;
+        c0[0] = (float)c[0]; c0[1] = (float)c[1]; c0[2] = (float)c[2];
+        c1[0] = (float)q0; c1[1] = (float)q1; c1[2] = (float)q2;
+        c2[0] = (float)u0; c2[1] = (float)u1; c2[2] = (float)u2;
+        rows[i] = (float)r2;
+    }
+}

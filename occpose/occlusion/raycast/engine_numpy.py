@@ -144,8 +144,12 @@ def _label_numpy(joints_cam, body, camera, occ, params, chunk: int,
 
     def run(start: int):  # one chunk; its body is prepared here, while in cache
         sl = slice(start, min(start + chunk, n_t))
-        capsules = raycast_camera.prepare_capsules(a[sl], b[sl], radius, ends=False)
-        balls = raycast_camera.prepare_balls(joints_cam[sl], body.joint_radius)  # _BodyBalls
+        if use_native():  # the same bits
+            capsules = native.prepare_capsules(a[sl], b[sl], radius)  # lateral surfaces
+            balls = native.prepare_balls(joints_cam[sl], body.joint_radius)  # _BodyBalls
+        else:
+            capsules = raycast_camera.prepare_capsules(a[sl], b[sl], radius, ends=False)
+            balls = raycast_camera.prepare_balls(joints_cam[sl], body.joint_radius)
         n_blocked[sl], n_object[sl], open_rays = _ray_counts(
             joints_cam[sl], body.joint_radius, params, tol32, capsules, balls, body_balls,
             [(idx, prep[sl]) for idx, prep in occluders], _workspace())

@@ -59,6 +59,11 @@ def _load():
         lib.occ_first_body.argtypes = ([ctypes.c_int, ctypes.c_long, ctypes.c_int, ctypes.c_int]
                                        + [_F64P] * 2 + [i64] * 4 + [_F64P] * 5)
         lib.occ_first_body.restype = None
+        for name in ("occ_prepare_capsules", "occ_prepare_balls"):
+            getattr(lib, name).argtypes = ([ctypes.c_int] * 2 + [_F64P] * (3 if "caps" in name
+                                                                         else 2)
+                                           + [_F32P, _F32P, _U8P])
+            getattr(lib, name).restype = None
         return lib
     return None
 
@@ -93,6 +98,34 @@ def targets(joints: np.ndarray, joint_radius: np.ndarray, disk: np.ndarray):
     w_t, len32 = np.empty((n_t, 3, n_r), np.float32), np.empty((n_t, n_r), np.float32)
     _LIB.occ_targets(n_t, n_j, len(disk), joints, radius, disk, dirs, length, w_t, len32)
     return dirs, length, w_t, len32
+
+
+def prepare_capsules(a: np.ndarray, b: np.ndarray, radius: np.ndarray) -> Prepared:
+    """:func:`~.camera_rays.prepare_capsules` ``(a, b, radius, ends=False)``, the same bits:
+    a, b (T, P, 3) float64, radius (P,)."""
+    a, b = np.ascontiguousarray(a, np.float64), np.ascontiguousarray(b, np.float64)
+    radius = np.ascontiguousarray(radius, np.float64)
+    n_t, n_p = a.shape[:2]
+    if a.shape[2:] != (3,) or b.shape != a.shape or radius.shape != (n_p,):
+        raise ValueError(f"native prepare_capsules: a {a.shape}, b {b.shape}, radius "
+                         f"{radius.shape}")
+    cols, rows = np.empty((3, n_t, n_p, 3), np.float32), np.empty((4, n_t, n_p, 1), np.float32)
+    inside = np.empty((n_t, n_p), np.uint8)
+    _LIB.occ_prepare_capsules(n_t, n_p, a, b, radius, cols, rows, inside)
+    return Prepared("capsule", cols, rows, inside.view(bool))
+
+
+def prepare_balls(centre: np.ndarray, radius: np.ndarray) -> Prepared:
+    """:func:`~.camera_rays.prepare_balls`, the same bits: centre (T, P, 3), radius (P,)."""
+    centre = np.ascontiguousarray(centre, np.float64)
+    radius = np.ascontiguousarray(radius, np.float64)
+    n_t, n_p = centre.shape[:2]
+    if centre.shape[2:] != (3,) or radius.shape != (n_p,):
+        raise ValueError(f"native prepare_balls: centre {centre.shape}, radius {radius.shape}")
+    cols, rows = np.empty((3, n_t, n_p, 3), np.float32), np.empty((1, n_t, n_p, 1), np.float32)
+    inside = np.empty((n_t, n_p), np.uint8)
+    _LIB.occ_prepare_balls(n_t, n_p, centre, radius, cols, rows, inside)
+    return Prepared("ball", cols, rows, inside.view(bool))
 
 
 def first_body(dirs, length, frames, rays, pair_ray, pair_seg, a, b, radius, tol) -> np.ndarray:
