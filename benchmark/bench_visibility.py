@@ -5,7 +5,8 @@ Usage:
     .venv/bin/python benchmark/bench_visibility.py --frames 50000 --backends numpy --workers 1
     .venv/bin/python benchmark/bench_visibility.py --no-mesh --rays 9 --chunk 128
     .venv/bin/python benchmark/bench_visibility.py --backends torch --torch-threads 1
-    .venv/bin/python benchmark/bench_visibility.py --backends numpy --baseline b8d0c42  # old vs new
+    .venv/bin/python benchmark/bench_visibility.py --backends numpy --baseline bde82ff  # old vs new
+    .venv/bin/python benchmark/bench_visibility.py --backends numpy --kernels both --sequence 150
 
 Scene: a walking-ish 17-joint subject (S1, 1.75 m) about 4 m in front of the camera with random
 yaw, stride, arm swing and position per frame, and four occluders moving slightly per frame: a
@@ -15,8 +16,15 @@ box (low wall), a cylinder (pillar), a sphere (ball) and a small mesh (an 80-fac
 CPU time instead (all its threads), which other processes on a busy machine skew less; the load
 average is printed for that reason.
 
-``--baseline REV`` (default b8d0c42, the labeller before the second round of issue 16:
-block-wise exact first-blocker distances per chunk, 256-frame chunks) also times the numpy
+``--kernels`` picks the numpy backend's blocked-ray tests: ``c`` (the native kernels of
+``occpose/occlusion/raycast/_rays.c``, when built), ``numpy`` (the numpy kernels,
+``OCCPOSE_NATIVE=0``) or ``both`` (a row each, same frames, same run; the labels are the same
+bytes and the script checks it). ``--sequence L`` also times the labeller called on L frames
+at a time, as generation calls it per sequence (150 frames in the presets), where per-call
+costs weigh more.
+
+``--baseline REV`` (default bde82ff, the numpy labeller before the native kernels: float32
+numpy kernels, exact first-blocker distances chunk by chunk) also times the numpy
 backend of that git revision on the same frames in the same run -- its ``occpose`` package is
 extracted with ``git archive`` into a temporary folder and timed in a child process, once before
 and once after the current code (best of both, so that a load change during the run does not
@@ -175,7 +183,11 @@ def main() -> None:
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads for the CPU runs (default: torch's own)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--baseline", default="b8d0c42",
+    parser.add_argument("--kernels", default="c", choices=("c", "numpy", "both"),
+                        help="numpy backend's ray tests: native C, numpy, or both (a row each)")
+    parser.add_argument("--sequence", type=int, default=0,
+                        help="also time calls of this many frames each (0: skip)")
+    parser.add_argument("--baseline", default="bde82ff",
                         help="git revision timed as 'old' in the same run (none: skip)")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # baseline child
     args = parser.parse_args()
@@ -191,11 +203,25 @@ def main() -> None:
     params = VisibilityParams(rays=args.rays)
     torch = None
     runs = []  # (backend, device or workers, keyword arguments)
+    from occpose.occlusion.raycast import engine_numpy
+    try:
+        from occpose.occlusion.raycast import native
+    except ImportError:  # a baseline revision from before the native kernels
+        native = None
+
+    kernels = {"c": ["c"], "numpy": ["numpy"], "both": ["c", "numpy"]}[args.kernels]
+    if args.json:
+        kernels = ["c" if native is not None and native.available() else "numpy"]
+    elif "c" in kernels and not native.available():
+        print("native kernels not built (or OCCPOSE_NATIVE=0): timing the numpy kernels only")
+        kernels = ["numpy"]
     for name in args.backends.split(","):
         if name == "numpy":
-            for w in (int(x) for x in args.workers.split(",")):
-                kw = {"workers": w} | ({"chunk": args.chunk} if args.chunk else {})
-                runs.append(("numpy", f"cpu x{w}", kw))
+            for kernel in kernels:
+                for w in (int(x) for x in args.workers.split(",")):
+                    kw = {"workers": w} | ({"chunk": args.chunk} if args.chunk else {})
+                    runs.append((f"numpy/{kernel}" if not args.json else "numpy", f"cpu x{w}",
+                                 kw))
         elif name == "torch":
             import torch
 
@@ -223,25 +249,48 @@ def main() -> None:
         old = None
     load = [os.getloadavg()[0]]
     rows = []  # (backend, device, preset, rate, cpu_rate, labels)
+    lengths = [args.frames] + ([args.sequence] if args.sequence else [])
+    pieces = {n: [(joints[s:s + n], occ.select_frames(slice(s, s + n)))
+                  for s in range(0, args.frames, n)] for n in lengths}  # sequences, made once
+
+    def label(body, backend, kw, frames):  # the labels, in calls of ``frames`` frames
+        parts = [label_visibility(j, body, camera, o, params, backend=backend, **kw)
+                 for j, o in pieces[frames]]
+        if len(parts) == 1:
+            return parts[0]
+        return {name: np.concatenate([getattr(p, name) for p in parts])
+                for name in ("occluded", "occluded_by_body", "occluded_by_object", "out_of_frame",
+                             "visibility")}
+
+    first = {}  # (preset, frames) -> labels of the first row, to check the others against
     for preset in ("cheng2019", "anthropometric"):
         body = body_model(preset, 1.75)
-        for backend, device, kw in runs:
+        for (name, device, kw), frames in ((r, f) for f in lengths for r in runs):
+            backend = name.split("/")[0]
+            engine_numpy.NATIVE = not name.endswith("/numpy")
+            if frames != args.frames:
+                device = f"{device} /{frames}"
             label_visibility(joints[:512], body, camera, occ.select_frames(slice(0, 512)), params,
                              backend=backend, **kw)  # warm-up
             best, best_cpu = np.inf, np.inf
             for _ in range(args.repeats):
                 t0, c0 = time.perf_counter(), time.process_time()
-                lab = label_visibility(joints, body, camera, occ, params, backend=backend, **kw)
+                lab = label(body, backend, kw, frames)
                 if device == "cuda":
                     torch.cuda.synchronize()
                 best = min(best, time.perf_counter() - t0)
                 best_cpu = min(best_cpu, time.process_time() - c0)
+            lab = lab if isinstance(lab, dict) else lab.to_arrays()
+            if backend == "numpy":  # every kernel, thread count and call size: the same bytes
+                ref = first.setdefault(preset, lab)
+                if any(not np.array_equal(ref[k], lab[k]) for k in ref if k in lab):
+                    print(f"WARNING: {name} {device} {preset}: labels differ from the first row")
             if args.json:
                 print(json.dumps({"preset": preset, "device": device,
                                   "rate": args.frames / best,
                                   "cpu_rate": args.frames / best_cpu}))
                 continue
-            rows.append((backend, device, preset, args.frames / best, args.frames / best_cpu,
+            rows.append((name, device, preset, args.frames / best, args.frames / best_cpu,
                          lab))
     if args.json:
         return
@@ -256,17 +305,17 @@ def main() -> None:
           f"{' -> '.join(f'{x:.2f}' for x in load)} during the run on {os.cpu_count()} CPUs "
           "(absolute rates on a loaded machine are deflated; compare the ratios of one run, "
           "per CPU-s first)")
-    print(f"{'backend':8s} {'device':7s} {'body':15s} {'frames/s':>12s} {'per CPU-s':>12s} "
+    print(f"{'backend':13s} {'device':12s} {'body':15s} {'frames/s':>12s} {'per CPU-s':>12s} "
           f"{'occluded':>9s} {'by body':>8s} {'by object':>9s} {'out':>6s}"
           + (f" {'old f/s':>10s} {'new/old':>8s} {'old CPU-s':>10s} {'new/old':>8s}"
              if old else ""))
     for backend, device, preset, rate, cpu_rate, lab in rows:
-        ref = (old or {}).get((preset, device)) if backend == "numpy" else None
+        ref = (old or {}).get((preset, device)) if backend.startswith("numpy") else None
         cmp = (f" {ref[0]:10,.0f} {rate / ref[0]:8.2f} {ref[1]:10,.0f} {cpu_rate / ref[1]:8.2f}"
                if ref else "")
-        print(f"{backend:8s} {device:7s} {preset:15s} {rate:12,.0f} {cpu_rate:12,.0f} "
-              f"{lab.occluded.mean():9.3f} {lab.occluded_by_body.mean():8.3f} "
-              f"{lab.occluded_by_object.mean():9.3f} {lab.out_of_frame.mean():6.3f}{cmp}")
+        print(f"{backend:13s} {device:12s} {preset:15s} {rate:12,.0f} {cpu_rate:12,.0f} "
+              f"{lab['occluded'].mean():9.3f} {lab['occluded_by_body'].mean():8.3f} "
+              f"{lab['occluded_by_object'].mean():9.3f} {lab['out_of_frame'].mean():6.3f}{cmp}")
 
 if __name__ == "__main__":
     main()

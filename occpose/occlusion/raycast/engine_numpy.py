@@ -271,7 +271,7 @@ def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: Visibility
     stop = raycast_camera.stop_bits(length32 - np.float32(OTHER_TOLERANCE))  # (T, 1, R)
     n_o = sum(len(idx) for idx, _ in occluders)
     obj_hits = np.empty((n_t, n_o, w_t.shape[2]), bool)  # (T, O, R)
-    by_obj = np.zeros(length32[:, 0].shape, bool)
+    by_obj = np.zeros(length32[:, 0].shape, bool)  # the C kernels or their hits into it
     for idx, prep in occluders:
         if isinstance(prep, raycast_camera.PreparedMesh):
             cand = (native.hits("box", w_t, len32, prep.bounds, tol_scalar=OTHER_TOLERANCE)
@@ -283,7 +283,8 @@ def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: Visibility
                                            tol_scalar=OTHER_TOLERANCE, any_out=by_obj)
         else:
             obj_hits[:, idx] = _HITS[prep.kind](w_t, stop, prep)
-            by_obj |= obj_hits[:, idx].any(axis=1)
+    if not in_c:
+        by_obj = obj_hits.any(axis=1)
     both = by_body & by_obj
     # one pass counts all three per joint (K < 256, so the byte fields never overflow)
     code = (by_body.astype(np.uint32) + (by_obj.astype(np.uint32) << 8)
