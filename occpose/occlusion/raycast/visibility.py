@@ -34,20 +34,25 @@ Body segments are the capsules of ``body.capsules(joints_cam)``; occluders come 
 Backends (``label_visibility(..., backend=...)``):
 
 ``"numpy"`` (default)
-    Decides "blocked" per ray with the float32 kernels of :mod:`.camera_rays`: chunks of
-    frames (``DEFAULT_CHUNK``), all joints, rays and primitives at once, no Python loop per
-    frame, joint or ray, and no distances computed. The capsules' end balls are tested once per
-    joint (balls at a joint are concentric; see :class:`~.engine_numpy._BodyBalls`). Exact
-    float64 first-hit distances are computed, chunk by chunk, only for the few rays blocked by
-    both the body and an object whose first blocker can change a joint's label. Decisions match
-    the float64 reference except for rays grazing a primitive within ~1e-6 m of their stopping
-    distance. ``workers`` > 1 runs chunks on threads (numpy releases the GIL in its loops);
-    the labels are the same bytes for any chunk size and thread count. Speed
-    (``benchmark/bench_visibility.py``: 17 joints x 9 rays, 16 capsules, 4 occluders): 12,000
-    to 16,000 frames per CPU-second on the project's shared 2-core machine at load average
-    7-10 (Dec 2026; ~23,500 frames/s on one thread when it was quieter). About 60 % of that
-    time is the float32 ray tests (capsules, end balls, occluders), the rest the float64 ray
-    targets, preparation and exact first-blocker distances.
+    Decides "blocked" per ray with float32 kernels: chunks of frames (``DEFAULT_CHUNK``), all
+    joints, rays and primitives at once, no Python loop per frame, joint or ray, and no
+    distances computed. The capsules' end balls are tested once per joint (balls at a joint are
+    concentric; see :class:`~.engine_numpy._BodyBalls`). Exact float64 first-hit distances are
+    computed, for all chunks at once, only for the few rays blocked by both the body and an
+    object whose first blocker can change a joint's label. Decisions match the float64
+    reference except for rays grazing a primitive within ~1e-6 m of their stopping distance.
+    The ray set-up, body preparation and float32 tests run in C where ``pip install`` could
+    build it (:mod:`.native`, ``_rays.c``: the numpy kernels of :mod:`.camera_rays`
+    operation for operation, dot products as OpenBLAS's reference kernels fuse them), else --
+    or with ``OCCPOSE_NATIVE=0`` -- in numpy; the labels are the same bytes either way when
+    numpy's OpenBLAS uses its reference (AVX-512) kernels (``occpose._openblas``). Other
+    OpenBLAS kernels round some dot products differently, which can flip a grazing ray in the
+    numpy kernels, never in the C ones.
+    ``workers`` > 1 runs chunks on threads (numpy and the C kernels release the GIL); the
+    labels are the same bytes for any chunk size and thread count. Speed
+    (``benchmark/bench_visibility.py``: 17 joints x 9 rays, 16 capsules, 4 occluders, 20,000
+    frames per call, 2-core machine, Dec 2026): about 50,000 frames/s on one thread and
+    58,000-76,000 on two with the C kernels; 22,000-33,000 with the numpy kernels.
 ``"torch"``
     The same labels on any device (:mod:`.engine_torch`), dense float32 distances.
 ``"reference"``
