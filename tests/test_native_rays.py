@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -350,3 +351,21 @@ def test_preparation_gives_the_numpy_bits():
             np.testing.assert_array_equal(x.view(np.uint8), np.ascontiguousarray(y).view(np.uint8),
                                           err_msg=name)
         assert got.inside.any()
+
+
+def test_a_build_from_other_sources_is_not_loaded(tmp_path, monkeypatch):
+    """After sources change without a rebuild (git pull on an editable install), the old
+    library would be called with the new signatures: it is refused, with a warning."""
+    here = Path(native.__file__).parent
+    built = sorted(here.glob("_rays*.so"))
+    assert built, "no built library next to native.py"
+    (tmp_path / built[0].name).write_bytes(built[0].read_bytes())
+    (tmp_path / "_rays.c").write_bytes((here / "_rays.c").read_bytes())
+    assert native._load(tmp_path) is not None  # built from these sources
+    (tmp_path / "_rays.c").write_bytes((here / "_rays.c").read_bytes() + b"/* changed */\n")
+    with pytest.warns(RuntimeWarning, match="another version of _rays.c"):
+        assert native._load(tmp_path) is None
+    (tmp_path / "_rays.c").unlink()  # an installed wheel: no sources to compare with
+    assert native._load(tmp_path) is not None
+    monkeypatch.setenv("OCCPOSE_NATIVE", "0")
+    assert native._load(tmp_path) is None

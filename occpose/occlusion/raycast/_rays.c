@@ -21,6 +21,12 @@
 
 enum { LATERAL = 0, CAPSULE = 1, BALL = 2, BOX = 3, CYLINDER = 4 };
 
+#ifndef OCC_SOURCE_SHA256
+#define OCC_SOURCE_SHA256 "unknown"
+#endif
+/* sha256 of this file when it was built (setup.py): native.py loads no stale build */
+const char *occ_source_sha256(void) { return OCC_SOURCE_SHA256; }
+
 static inline uint32_t bits_of(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline int below(float t, uint32_t stop) { return bits_of(t) < stop; }
 /* np.maximum / np.minimum (NaN wins, ties give b) and np.fmax / np.fmin (NaN loses, ties give

@@ -1,24 +1,28 @@
-"""The native (C) blocked-ray tests: the float32 kernels of :mod:`.camera_rays`, bit for bit.
+"""The numpy backend's hot path in C: the float32 blocked-ray tests of :mod:`.camera_rays`,
+the ray set-up, the body's preparation and its exact first-hit distances, bit for bit.
 
 ``_rays.c`` is plain C (no Python API) built by ``pip install`` when a C compiler is present
 (``setup.py``; the build is optional) and loaded here with ctypes, which releases the GIL
-during each call. Without it -- or with ``OCCPOSE_NATIVE=0`` in the environment -- the numpy
-backend runs the numpy kernels of :mod:`.camera_rays`, which give the same labels:
+during each call. A build from another version of ``_rays.c`` (sources updated, not rebuilt)
+is not loaded. Without it -- or with ``OCCPOSE_NATIVE=0`` in the environment -- the numpy
+backend runs its numpy code, which gives the same labels:
 
 * the numpy kernels' dot products come from OpenBLAS's float32 matrix product, which on the
   reference kernels (AVX-512, :mod:`occpose._openblas`) is the fused chain
   fma(c2, w2, fma(c1, w1, c0 w0)); the C code computes exactly that chain with ``fmaf``, so its
   labels are also the reference ones on processors whose OpenBLAS kernels round otherwise;
-* every other operation is the same IEEE float32 operation in the same order.
+* every other operation is the same IEEE float32 or float64 operation in the same order.
 
 ``tests/test_native_rays.py`` compares the two on random and degenerate scenes byte for byte;
-``benchmark/bench_visibility.py --native both`` times them.
+``benchmark/bench_visibility.py --kernels both`` times them.
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -40,14 +44,23 @@ def _nullable(pointer_type):
     return Nullable
 
 
-def _load():
+def _load(here: Path = Path(__file__).parent):
+    """The built library in ``here``, or None (not built, switched off, or stale)."""
     if os.environ.get("OCCPOSE_NATIVE", "1") == "0":
         return None
-    here = Path(__file__).parent
+    source = here / "_rays.c"  # present in a source checkout, not in a wheel
+    want = hashlib.sha256(source.read_bytes()).hexdigest() if source.is_file() else None
     for path in sorted(here.glob("_rays*.so")) + sorted(here.glob("_rays*.pyd")):
         try:
             lib = ctypes.CDLL(str(path))
-        except OSError:
+            lib.occ_source_sha256.restype = ctypes.c_char_p
+            built = lib.occ_source_sha256().decode()
+        except (OSError, AttributeError):
+            continue
+        if want is not None and built != want:
+            warnings.warn(f"occpose: {path.name} was built from another version of _rays.c; "
+                          "using the numpy ray kernels (rebuild: pip install -e .)",
+                          RuntimeWarning, stacklevel=2)
             continue
         lib.occ_hits.argtypes = [ctypes.c_int] * 4 + [
             _F32P, _F32P, _nullable(_F32P), ctypes.c_float, _F32P, _F32P, _nullable(_F32P),
