@@ -51,14 +51,14 @@ def _round32(x: np.ndarray, exact) -> np.ndarray:
 
 
 def fused_matmul(a, b, out=None):
-    """float32 ``a @ b`` over 3 terms as OpenBLAS's AVX-512 kernels compute it (the reference,
-    occpose/_openblas.py): acc = c0 w0, then acc = fma(c_k, w_k, acc) for k = 1, 2."""
+    """float32 ``a @ b`` as OpenBLAS's AVX-512 kernels compute it (the reference,
+    occpose/_openblas.py): acc = a_0 b_0, then acc = fma(a_k, b_k, acc) for k = 1 .. K-1."""
     a, b = np.asarray(a), np.asarray(b)
-    assert a.dtype == b.dtype == np.float32 and a.shape[-1] == b.shape[-2] == 3
+    assert a.dtype == b.dtype == np.float32 and a.shape[-1] == b.shape[-2]
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    p = [a64[..., :, k, None] * b64[..., None, k, :] for k in range(3)]  # exact products
+    p = [a64[..., :, k, None] * b64[..., None, k, :] for k in range(a.shape[-1])]  # exact
     acc = p[0].astype(np.float32)
-    for k in (1, 2):
+    for k in range(1, a.shape[-1]):
         prev = acc
         acc = _round32(p[k] + prev, lambda i, k=k, prev=prev: Fraction(float(p[k][i]))
                        + Fraction(float(prev[i])))
@@ -83,9 +83,15 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(autouse=True)
 def reference_matmul(monkeypatch):
-    """The numpy kernels' matrix products as the reference kernels compute them, whatever
-    OpenBLAS kernels this machine's environment selects."""
+    """The numpy kernels' float32 matrix products as the reference kernels compute them,
+    whatever OpenBLAS kernels this machine's environment selects (np.matmul in camera_rays,
+    the Plucker product of primitives._blocked_matmul for float32 mesh tables)."""
+    from occpose.occlusion.raycast import primitives
+
     monkeypatch.setattr(np, "matmul", fused_matmul)
+    blocked = primitives._blocked_matmul
+    monkeypatch.setattr(primitives, "_blocked_matmul", lambda x, y, rows=32: (
+        fused_matmul(x, y) if x.dtype == np.float32 else blocked(x, y, rows)))
 
 
 def test_native_kernels_are_built_where_required():
@@ -99,15 +105,20 @@ def test_the_reference_openblas_kernels_compute_the_fused_chain(tmp_path):
     rng = np.random.default_rng(3)
     data = {f"c{p}": rng.normal(0, 3, (50, p, 3)).astype(np.float32) for p in (1, 4)}
     data["w"] = (rng.normal(size=(50, 3, 153)) / 1.7).astype(np.float32)
+    data["rays"] = rng.normal(0, 2, (4, 32, 9)).astype(np.float32)  # a Plucker product
+    data["table"] = np.where(rng.random((9, 400)) < 0.5, 0, rng.normal(size=(9, 400)))
+    data["table"] = data["table"].astype(np.float32)
     np.savez(tmp_path / "in.npz", **data)
     code = ("import numpy as np, sys; d = np.load(sys.argv[1]); "
-            "np.savez(sys.argv[2], **{k: d[k] @ d['w'] for k in ('c1', 'c4')})")
+            "np.savez(sys.argv[2], **{k: d[k] @ d['w'] for k in ('c1', 'c4')}, "
+            "plucker=d['rays'] @ d['table'])")
     env = dict(os.environ, OPENBLAS_CORETYPE="SkylakeX")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "in.npz"),
                     str(tmp_path / "out.npz")], check=True, env=env)
     got = np.load(tmp_path / "out.npz")
     for key in ("c1", "c4"):
         np.testing.assert_array_equal(got[key], fused_matmul(data[key], data["w"]), err_msg=key)
+    np.testing.assert_array_equal(got["plucker"], fused_matmul(data["rays"], data["table"]))
 
 
 def _rays(rng, n_t, n_r, axis_aligned=True):
@@ -369,3 +380,31 @@ def test_a_build_from_other_sources_is_not_loaded(tmp_path, monkeypatch):
     assert native._load(tmp_path) is not None
     monkeypatch.setenv("OCCPOSE_NATIVE", "0")
     assert native._load(tmp_path) is None
+
+
+def test_mesh_crossings_give_the_numpy_bits():
+    """Rays from cameras around a mesh towards its vertices, edge points and faces (the
+    crossing tests there hang on the last bit of the Plucker products) and at random."""
+    from occpose.occlusion.raycast import primitives
+
+    from .test_visibility_fast import icosahedron
+
+    rng = np.random.default_rng(17)
+    mesh = icosahedron()
+    tri = mesh.vertices[mesh.faces] * [0.3, 0.2, 0.25]
+    table = camera_rays.mesh_table(tri)
+    n = 3000
+    o = rng.normal(0, 1, (n, 3))
+    o *= rng.uniform(0.5, 6.0, (n, 1)) / np.linalg.norm(o, axis=1, keepdims=True)
+    pick = tri[rng.integers(0, len(tri), n)]
+    w = rng.dirichlet([1, 1, 1], n)
+    w[: n // 3] = np.eye(3)[rng.integers(0, 3, n // 3)]  # vertices
+    w[n // 3: 2 * n // 3] = [0.5, 0.5, 0.0]  # edge midpoints
+    aim = np.einsum("nk,nkj->nj", w, pick)
+    d = aim - o
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    t_stop = np.linalg.norm(aim - o, axis=1) * rng.choice([0.5, 1.0, 2.0], n)
+    expect = primitives.triangles_crossed(o, d, t_stop, table)
+    got = native.triangles_crossed(o, d, t_stop, table)
+    np.testing.assert_array_equal(got, expect)
+    assert 0.1 < expect.mean() < 0.9

@@ -173,8 +173,11 @@ static inline __attribute__((always_inline)) void span_inside(RAYS) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(__clang__)
 /* Clones for processors with AVX-512 and with AVX2 + FMA (fmaf one vectorised instruction);
  * the default clone calls libm's fmaf, which is exact everywhere. Same results in all. */
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FMA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FMA_CLONES
 #endif
+FMA_CLONES
 static void run_span(int kind, RAYS, const float *col, const float *row, const float *r2) {
     switch (kind) {
     case LATERAL: span_capsule(w0, w1, w2, len, tol, out, n, col, row, 0); break;
@@ -373,5 +376,39 @@ void occ_prepare_balls(int T, int P, const double *centre, const double *radius,
         c1[0] = (float)q0; c1[1] = (float)q1; c1[2] = (float)q2;
         c2[0] = (float)u0; c2[1] = (float)u1; c2[2] = (float)u2;
         rows[i] = (float)r2;
+    }
+}
+
+/* primitives.triangles_crossed with a float32 Plucker table (camera_rays.mesh_table), in the
+ * same operations: for N rays (origins o and directions d (N, 3) float64, in the mesh's frame,
+ * stops t_stop (N,)), whether the ray crosses one of the F triangles at t in [0, t_stop).
+ * The ray's Plucker row (d, o x d, o) is rounded to float32 and multiplied by table (9, 5F)
+ * as OpenBLAS's reference kernels do (a fused chain over the 9 terms); plane (F,). */
+FMA_CLONES
+void occ_mesh_crossed(int N, int F, const double *o, const double *d, const double *t_stop,
+                      const float *table, const float *plane, uint8_t *out) {
+    size_t F5 = (size_t)5 * F;
+    for (int n = 0; n < N; n++) {
+        const double *on = o + 3 * (size_t)n, *dn = d + 3 * (size_t)n;
+        float r[9] = {(float)dn[0], (float)dn[1], (float)dn[2],
+                      (float)(on[1] * dn[2] - on[2] * dn[1]),
+                      (float)(on[2] * dn[0] - on[0] * dn[2]),
+                      (float)(on[0] * dn[1] - on[1] * dn[0]),
+                      (float)on[0], (float)on[1], (float)on[2]};
+        double stop = t_stop[n];
+        int hit = 0;
+        for (int f = 0; f < F; f++) {
+            float p[5];
+            for (int c = 0; c < 5; c++) {
+                const float *col = table + (size_t)c * F + f;
+                float acc = 0.0f;
+                for (int k = 0; k < 9; k++) acc = fmaf(r[k], col[k * F5], acc);
+                p[c] = acc;
+            }
+            float lo = npmin(npmin(p[0], p[1]), p[2]), hi = npmax(npmax(p[0], p[1]), p[2]);
+            float t = (plane[f] - p[4]) / p[3];
+            hit |= ((lo >= 0) | (hi <= 0)) & (p[3] != 0) & (t >= 0) & ((double)t < stop);
+        }
+        out[n] = (uint8_t)hit;
     }
 }

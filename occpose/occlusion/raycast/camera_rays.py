@@ -388,7 +388,7 @@ def prepare_mesh(triangles: np.ndarray, pose: np.ndarray, table=None) -> Prepare
 
 
 def mesh_hits(w_t: np.ndarray, stop: np.ndarray, prep: PreparedMesh,
-              dirs: np.ndarray, cand: np.ndarray | None = None) -> np.ndarray:
+              dirs: np.ndarray, cand: np.ndarray | None = None, crossed=None) -> np.ndarray:
     """(T, 1, R) bool: rays from the origin blocked by one mesh.
 
     Rays that meet the mesh's oriented bounding box are tested exactly (float64, all
@@ -397,6 +397,8 @@ def mesh_hits(w_t: np.ndarray, stop: np.ndarray, prep: PreparedMesh,
     Args:
         stop: (T, 1, R) :func:`stop_bits`; dirs: (T, 3, R) float64 unit directions (``w_t``).
         cand: ``boxes_hit(w_t, stop, prep.bounds)`` if already computed (the native kernels).
+        crossed: a replacement of :func:`~.primitives.triangles_crossed` with the same bits
+            (the native kernels'), or None.
     """
     from .primitives import points_in_triangles, triangles_crossed
 
@@ -409,7 +411,7 @@ def mesh_hits(w_t: np.ndarray, stop: np.ndarray, prep: PreparedMesh,
     origin = -np.einsum("tji,tj->ti", rot, prep.translation)  # camera centre, object frame
     d_loc = np.einsum("nji,nj->ni", rot[f], dirs[f, :, ray])
     t_stop = stop[f, 0, ray].view(F32).astype(np.float64)
-    hit = triangles_crossed(origin[f], d_loc, t_stop, prep.table)
+    hit = (crossed or triangles_crossed)(origin[f], d_loc, t_stop, prep.table)
     maybe = np.flatnonzero(prep.bounds.inside[:, 0])  # camera inside the bounding box
     if len(maybe):
         inside = np.zeros(len(rot), bool)

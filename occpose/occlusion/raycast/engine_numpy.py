@@ -276,7 +276,8 @@ def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: Visibility
         if isinstance(prep, raycast_camera.PreparedMesh):
             cand = (native.hits("box", w_t, len32, prep.bounds, tol_scalar=OTHER_TOLERANCE)
                     if in_c else None)
-            obj_hits[:, idx] = raycast_camera.mesh_hits(w_t, stop, prep, dirs, cand)
+            obj_hits[:, idx] = raycast_camera.mesh_hits(
+                w_t, stop, prep, dirs, cand, native.triangles_crossed if in_c else None)
             by_obj |= obj_hits[:, idx[0]]
         elif in_c:
             obj_hits[:, idx] = native.hits(prep.kind, w_t, len32, prep,

@@ -72,6 +72,8 @@ def _load(here: Path = Path(__file__).parent):
         lib.occ_first_body.argtypes = ([ctypes.c_int, ctypes.c_long, ctypes.c_int, ctypes.c_int]
                                        + [_F64P] * 2 + [i64] * 4 + [_F64P] * 5)
         lib.occ_first_body.restype = None
+        lib.occ_mesh_crossed.argtypes = [ctypes.c_int] * 2 + [_F64P] * 3 + [_F32P] * 2 + [_U8P]
+        lib.occ_mesh_crossed.restype = None
         for name in ("occ_prepare_capsules", "occ_prepare_balls"):
             getattr(lib, name).argtypes = ([ctypes.c_int] * 2 + [_F64P] * (3 if "caps" in name
                                                                          else 2)
@@ -139,6 +141,23 @@ def prepare_balls(centre: np.ndarray, radius: np.ndarray) -> Prepared:
     inside = np.empty((n_t, n_p), np.uint8)
     _LIB.occ_prepare_balls(n_t, n_p, centre, radius, cols, rows, inside)
     return Prepared("ball", cols, rows, inside.view(bool))
+
+
+def triangles_crossed(o: np.ndarray, d: np.ndarray, t_stop: np.ndarray, table) -> np.ndarray:
+    """:func:`~.primitives.triangles_crossed` with a float32 :func:`~.camera_rays.mesh_table`,
+    the same bits: o, d (N, 3) float64 rays in the mesh frame, t_stop (N,) -> (N,) bool."""
+    o, d = np.ascontiguousarray(o, np.float64), np.ascontiguousarray(d, np.float64)
+    t_stop = np.ascontiguousarray(t_stop, np.float64)
+    pl_table, plane = (np.ascontiguousarray(x, np.float32) for x in table)
+    n, n_f = len(o), len(plane)
+    if (o.shape != (n, 3) or d.shape != (n, 3) or t_stop.shape != (n,)
+            or pl_table.shape != (9, 5 * n_f)):
+        raise ValueError(f"native triangles_crossed: o {o.shape}, d {d.shape}, t_stop "
+                         f"{t_stop.shape}, table {pl_table.shape}, plane {plane.shape}")
+    out = np.empty(n, np.uint8)
+    if n:
+        _LIB.occ_mesh_crossed(n, n_f, o, d, t_stop, pl_table, plane, out)
+    return out.view(bool)
 
 
 def first_body(dirs, length, frames, rays, pair_ray, pair_seg, a, b, radius, tol) -> np.ndarray:
