@@ -155,6 +155,19 @@ def test_mesh_inside_behind_cutoff():
     assert inside.tolist() == [True, False, True]
 
 
+def test_points_in_triangles_tests_each_distinct_point_once_with_the_same_answers():
+    """Rays from one camera share their origin: repeated points are tested once, and every
+    point, repeated or not (-0.0 and 0.0 alike), gets the answer it gets alone."""
+    tri = box_mesh().triangles + [0, 0, 5]
+    rng = np.random.default_rng(4)
+    pts = rng.uniform(-1.5, 1.5, (40, 3)) + [0, 0, 5]
+    pts[5] = [0.0, 0.0, 5.0]
+    pts = np.concatenate([pts, pts[rng.integers(0, 40, 60)], [[-0.0, 0.0, 5.0]]])
+    alone = [raycast.points_in_triangles(p[None], tri)[0] for p in pts]
+    together = raycast.points_in_triangles(pts, tri)
+    assert together.tolist() == alone and any(alone) and not all(alone)
+
+
 def test_occluder_set_mesh_equals_box_primitive():
     """A posed, scaled MESH primitive gives the distances of the BOX primitive it models."""
     rng = np.random.default_rng(2)

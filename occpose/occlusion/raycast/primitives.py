@@ -241,9 +241,15 @@ def triangles_crossed(o: np.ndarray, d: np.ndarray, t_stop: np.ndarray, table) -
 
 
 def points_in_triangles(points, triangles) -> np.ndarray:
-    """(N,) bool: points inside a closed triangle mesh (majority of three parity ray tests)."""
+    """(N,) bool: points inside a closed triangle mesh (majority of three parity ray tests).
+
+    Each distinct point is tested once (rays from one camera share their origin)."""
     pts = np.asarray(points, np.float64).reshape(-1, 3)
     tri = np.asarray(triangles, np.float64).reshape(-1, 3, 3)
+    if len(pts) > 1:
+        distinct, back = np.unique(pts, axis=0, return_inverse=True)
+        if len(distinct) < len(pts):
+            return points_in_triangles(distinct, tri)[back.reshape(-1)]
     votes = np.zeros(len(pts), np.int64)
     if not len(tri):
         return votes > 0
