@@ -157,21 +157,32 @@ def _label_numpy(joints_cam, body, camera, occ, params, chunk: int,
             open_rays = (open_rays[0] + start,) + open_rays[1:]
         return open_rays
 
+    def first(group: list) -> np.ndarray:
+        """(T, J) rays an object blocks first, among some chunks' open rays [(chunk, rays)]."""
+        chunks = np.concatenate([np.full(len(rays[0]), c) for c, rays in group])
+        f, r, dirs, length, segments, obj_pairs = (np.concatenate(x)
+                                                   for x in zip(*(rays for _, rays in group)))
+        is_object = _object_first(dirs, length, f, r, segments, obj_pairs, a, b, radius, tol,
+                                  occ, chunks)
+        return _count(f * n_j + r // k, is_object, n_t, n_j)
+
+    # The open rays -- blocked by both, the first blocker decides -- go to _object_first in a
+    # few large calls rather than one per chunk: one per worker (it is elementwise, so the
+    # grouping does not change a bit).
     starts = range(0, n_t, chunk)
-    if workers > 1 and len(starts) > 1:  # numpy releases the GIL inside its loops
+    if workers > 1 and len(starts) > 1:  # numpy and the C kernels release the GIL
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(workers) as pool:
-            found = list(pool.map(run, starts))
+            found = [(c, rays) for c, rays in enumerate(pool.map(run, starts))
+                     if rays is not None]
+            groups = [g for g in (found[w::workers] for w in range(workers)) if g]
+            for counts in pool.map(first, groups):
+                n_object += counts
     else:
-        found = [run(start) for start in starts]
-    chunks = [np.full(len(rays[0]), c) for c, rays in enumerate(found) if rays is not None]
-    found = [rays for rays in found if rays is not None]
-    if found:  # rays blocked by both, where the first blocker decides: all chunks' at once
-        f, r, dirs, length, segments, obj_pairs = (np.concatenate(x) for x in zip(*found))
-        first = _object_first(dirs, length, f, r, segments, obj_pairs, a, b, radius, tol, occ,
-                              np.concatenate(chunks))
-        n_object += _count(f * n_j + r // k, first, n_t, n_j)
+        found = [(c, rays) for c, rays in enumerate(map(run, starts)) if rays is not None]
+        if found:
+            n_object += first(found)
     return labels_from_counts(n_blocked, n_object, k, out_of_frame_mask(joints_cam, camera))
 
 
