@@ -50,9 +50,10 @@ Backends (``label_visibility(..., backend=...)``):
     numpy kernels, never in the C ones.
     ``workers`` > 1 runs chunks on threads (numpy and the C kernels release the GIL); the
     labels are the same bytes for any chunk size and thread count. Speed
-    (``benchmark/bench_visibility.py``: 17 joints x 9 rays, 16 capsules, 4 occluders, 20,000
-    frames per call, 2-core machine, Dec 2026): about 50,000 frames/s on one thread and
-    58,000-76,000 on two with the C kernels; 22,000-33,000 with the numpy kernels.
+    (``benchmark/bench_visibility.py``: 17 joints x 9 rays, 16 capsules, 4 occluders one of
+    them a mesh, 20,000 frames per call, shared 2-core machine, Dec 2026): 42,000-54,000
+    frames/s on one thread and 57,000-66,000 on two with the C kernels (59,000-89,000 on two
+    without the mesh); 20,000-33,000 with the numpy kernels.
 ``"torch"``
     The same labels on any device (:mod:`.engine_torch`), dense float32 distances.
 ``"reference"``
