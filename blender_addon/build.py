@@ -49,11 +49,16 @@ def addon_files() -> list[Path]:
     return sorted(p.relative_to(ADDON) for p in files)
 
 
+BUILT = {".pyc", ".so", ".pyd", ".dylib", ".o"}  # this machine's build products, not sources
+
+
 def package_files(root: Path, package: str) -> list[Path]:
-    """Python package files under ``root/package`` (no caches), relative to ``root``."""
+    """Source files of ``root/package`` (no caches, no compiled libraries such as the native
+    ray kernels ``pip install`` may have built: the add-on is for every platform and labels
+    with the numpy kernels, same bytes), relative to ``root``."""
     out = []
     for p in sorted((root / package).rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in BUILT:
             out.append(p.relative_to(root))
     return out
 

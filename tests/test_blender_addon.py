@@ -96,6 +96,7 @@ def test_addon_zip_installs_as_extension(tmp_path):
         wnames = w.namelist()
         record = w.read("occpose-0.1.0.dist-info/RECORD").decode()
     assert "occpose/config.py" in wnames and "occpose/config.py,sha256=" in record
+    assert not [n for n in names + wnames if n.endswith((".so", ".pyd", ".dylib", ".pyc"))]
     script = ("import sys, bpy; r = bpy.ops.extensions.package_install_files(filepath=sys.argv[1], "
               "repo='user_default', enable_on_install=True); s = bpy.context.scene.occpose; "
               "s.frames = 3; print(bpy.ops.occpose.build_scene(), s.status)")
