@@ -12,8 +12,8 @@ explicit OPENBLAS_CORETYPE, an older processor) round one primitive's products o
 tests therefore give the numpy kernels the reference products (``fused_matmul``, checked
 against OpenBLAS's SkylakeX kernels in a child process where the processor has AVX-512), so
 they compare the same arithmetic on any machine. Without a C compiler the kernels are not
-built and these tests skip -- unless OCCPOSE_REQUIRE_NATIVE=1 (.ci/run sets it), where that
-is a failure.
+built and the tests that need them skip -- unless OCCPOSE_REQUIRE_NATIVE=1 (.ci/run sets it),
+where that is a failure.
 """
 
 import os
@@ -76,7 +76,7 @@ def _cpu_has_avx512() -> bool:
     return all(f" {f}" in flags for f in ("avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"))
 
 
-pytestmark = pytest.mark.skipif(
+needs_native = pytest.mark.skipif(
     not native.available() and os.environ.get("OCCPOSE_REQUIRE_NATIVE") != "1",
     reason="native ray kernels not built (no C compiler at install)")
 
@@ -94,6 +94,7 @@ def reference_matmul(monkeypatch):
         fused_matmul(x, y) if x.dtype == np.float32 else blocked(x, y, rows)))
 
 
+@needs_native
 def test_native_kernels_are_built_where_required():
     assert native.available(), "OCCPOSE_REQUIRE_NATIVE=1 but the native ray kernels did not load"
 
@@ -150,6 +151,7 @@ def _check(kind, numpy_hits, prep, w_t, length, **kw):
     return expect
 
 
+@needs_native
 @pytest.mark.parametrize("n_p", [1, 4])
 def test_each_kind_gives_the_numpy_bits(n_p):
     rng = np.random.default_rng(n_p)
@@ -184,6 +186,7 @@ def test_each_kind_gives_the_numpy_bits(n_p):
         assert 0.01 < h.mean() < 0.99
 
 
+@needs_native
 def test_per_pair_tolerances_and_radii_give_the_numpy_bits():
     """The body's use: (P, R) tolerances (the joint's own segments) and (P, R) ball radii."""
     rng = np.random.default_rng(7)
@@ -209,6 +212,7 @@ def test_per_pair_tolerances_and_radii_give_the_numpy_bits():
     assert expect.any() and not expect.all()
 
 
+@needs_native
 def test_knife_edge_balls_give_the_numpy_bits():
     """Rays exactly tangent to a ball and stopping exactly at its surface, or one float32 step
     either side: a dot product one rounding off flips these decisions."""
@@ -234,6 +238,7 @@ def test_knife_edge_balls_give_the_numpy_bits():
     assert 0 < flips < 20 * n_r
 
 
+@needs_native
 @pytest.mark.parametrize("preset", ["cheng2019", "anthropometric"])
 @pytest.mark.parametrize("p", [0, 1, 2, 4])
 def test_labels_with_and_without_the_native_kernels_are_the_same_bytes(preset, p, monkeypatch):
@@ -250,12 +255,14 @@ def test_labels_with_and_without_the_native_kernels_are_the_same_bytes(preset, p
             np.testing.assert_array_equal(getattr(fast, name), value, err_msg=name)
 
 
+@needs_native
 def test_shapes_are_checked():
     prep = camera_rays.prepare_balls(np.ones((2, 3, 3)), np.ones(3))
     with pytest.raises(ValueError, match="native ball"):
         native.hits("ball", np.ones((3, 3, 5), np.float32), np.ones((3, 5), np.float32), prep)
 
 
+@needs_native
 @pytest.mark.parametrize("p", range(len(PARAMS)))
 def test_ray_targets_give_the_numpy_bits(p):
     """Rays of joints anywhere: behind the camera, on the optical axis, on the vertical axis
@@ -276,6 +283,7 @@ def test_ray_targets_give_the_numpy_bits(p):
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8), err_msg=name)
 
 
+@needs_native
 def test_any_out_is_the_or_over_primitives():
     rng = np.random.default_rng(5)
     dirs, length = _rays(rng, 10, 60)
@@ -289,6 +297,7 @@ def test_any_out_is_the_or_over_primitives():
     assert (acc & ~before).any() and not acc.all()
 
 
+@needs_native
 def test_first_blocking_segment_gives_the_numpy_bits():
     """Exact entry distances of rays into the segments that block them (the body part of
     the first-blocker decision), degenerate capsules and a camera inside one included."""
@@ -341,6 +350,7 @@ def test_mesh_distances_use_the_engine_each_chunk_would_alone(monkeypatch):
     assert np.isfinite(got).any() and (one_engine != got).any()
 
 
+@needs_native
 def test_preparation_gives_the_numpy_bits():
     """Body capsules (zero length ones, the camera inside one) and joint balls (on the x
     axis, at the camera centre) prepared in C and in numpy."""
@@ -364,6 +374,7 @@ def test_preparation_gives_the_numpy_bits():
         assert got.inside.any()
 
 
+@needs_native
 def test_a_build_from_other_sources_is_not_loaded(tmp_path, monkeypatch):
     """After sources change without a rebuild (git pull on an editable install), the old
     library would be called with the new signatures: it is refused, with a warning."""
@@ -382,6 +393,7 @@ def test_a_build_from_other_sources_is_not_loaded(tmp_path, monkeypatch):
     assert native._load(tmp_path) is None
 
 
+@needs_native
 def test_mesh_crossings_give_the_numpy_bits():
     """Rays from cameras around a mesh towards its vertices, edge points and faces (the
     crossing tests there hang on the last bit of the Plucker products) and at random."""
