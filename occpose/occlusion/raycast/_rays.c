@@ -1,18 +1,22 @@
-/* Native blocked-ray tests for rays cast from the camera centre: the float32 kernels of
- * camera_rays.py (capsules_hit, balls_hit, boxes_hit, cylinders_hit) bit for bit.
+/* The numpy labeller's hot path in C (engine_numpy.py through native.py), bit for bit:
+ * the float32 blocked-ray tests of camera_rays.py (capsules_hit, balls_hit, boxes_hit,
+ * cylinders_hit), the ray targets of visibility._targets_t, the body's preparation
+ * (prepare_capsules, prepare_balls), the exact mesh test (primitives.triangles_crossed) and the
+ * body's exact first-hit distances (capsule_distances).
  *
  * Plain C without the Python API, loaded with ctypes by native.py (which checks every shape,
  * type and contiguity before calling). Build flags (setup.py): -ffp-contract=off, so that the
- * compiler fuses no multiply-add the numpy kernels do not fuse, and -fno-math-errno, so that
+ * compiler fuses no multiply-add the numpy code does not fuse, and -fno-math-errno, so that
  * sqrtf needs no branch and the loops over rays vectorise.
  *
  * Bit-exactness with numpy:
  *  - numpy's float32 matmul of the prepared vectors with the ray directions goes to OpenBLAS;
- *    its AVX-512 kernels (the reference, occpose/_openblas.py) compute each 3-term dot product
- *    as the fused chain fma(c2, w2, fma(c1, w1, fma(c0, w0, 0))), which dot3 reproduces.
- *  - every other operation is one IEEE float32 operation in numpy's order; np.maximum and
- *    np.minimum propagate NaN and return the second operand on ties (+-0), np.fmin/np.fmax
- *    ignore NaN (npmax, npmin, npfmax, npfmin).
+ *    its AVX-512 kernels (the reference, occpose/_openblas.py) compute each dot product as the
+ *    fused chain fma(c2, w2, fma(c1, w1, fma(c0, w0, 0))), which dot3 (and the 9-term chain of
+ *    occ_mesh_crossed) reproduces.
+ *  - every other operation is one IEEE float32 or float64 operation in numpy's order;
+ *    np.maximum and np.minimum propagate NaN and return the second operand on ties (+-0),
+ *    np.fmin/np.fmax ignore NaN (npmax, npmin, npfmax, npfmin).
  *  - "0 <= t < t_stop" is the unsigned comparison of the float32 bit patterns (below). */
 #include <math.h>
 #include <stdint.h>
@@ -30,8 +34,8 @@ const char *occ_source_sha256(void) { return OCC_SOURCE_SHA256; }
 static inline uint32_t bits_of(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline int below(float t, uint32_t stop) { return bits_of(t) < stop; }
 /* np.maximum / np.minimum (NaN wins, ties give b) and np.fmax / np.fmin (NaN loses, ties give
- * b), written as nested selects, a form the loops over them vectorise with. Which NaN comes out does
- * not matter: every NaN fails the comparisons that follow. */
+ * b), written as nested selects, a form the loops over them vectorise with. Which NaN comes out
+ * does not matter: every NaN fails the comparisons that follow. */
 static inline float npmax(float a, float b) { return (a != a) ? a : (a > b ? a : b); }
 static inline float npmin(float a, float b) { return (a != a) ? a : (a < b ? a : b); }
 static inline float npfmax(float a, float b) { return (b != b) ? a : (a > b ? a : b); }
@@ -70,6 +74,8 @@ static inline int lateral_pair(float dn, float lat, float wm, float c, float lo,
     return below(x, bits_of(ln)) & below(h, stop);
 }
 
+#define SPAN static inline __attribute__((always_inline)) void
+
 /* One frame's R rays against one primitive: each kind's loop runs over contiguous rays with
  * the primitive's constants in registers and restrict-qualified arrays, branch-free, so that
  * the compiler vectorises it. */
@@ -80,31 +86,27 @@ static inline int lateral_pair(float dn, float lat, float wm, float c, float lo,
     st = st < 0.0f ? 0.0f : st; /* np.maximum(st, 0) when negative */ \
     uint32_t stop = bits_of(st);
 /* the 3 floats of prepared column c, as scalars v<c>x, v<c>y, v<c>z */
-#define COLUMN(c) const float v##c##x = col[3 * c], v##c##y = col[3 * c + 1], v##c##z = col[3 * c + 2];
+#define COLUMN(c) \
+    const float v##c##x = col[3 * c], v##c##y = col[3 * c + 1], v##c##z = col[3 * c + 2];
 #define DOT(c, r) dot3(v##c##x, v##c##y, v##c##z, w0[r], w1[r], w2[r])
 
-static inline __attribute__((always_inline)) void span_capsule(RAYS, const float *col, const float *row, int ends) {
+SPAN span_capsule(RAYS, const float *col, const float *row, int ends) {
     COLUMN(0) COLUMN(1) COLUMN(2) COLUMN(3) COLUMN(4) COLUMN(5) COLUMN(6) COLUMN(7) COLUMN(8)
     const float q0 = row[0], q1 = row[1], q2 = row[2], q3 = row[3];
-    if (!ends) {
-        for (int r = 0; r < n; r++) {
-            STOP(r)
-            out[r] = (uint8_t)lateral_pair(DOT(0, r), DOT(1, r), DOT(2, r), q0, q1, q2, q3, stop);
-        }
-        return;
-    }
     for (int r = 0; r < n; r++) {
         STOP(r)
         int hit = lateral_pair(DOT(0, r), DOT(1, r), DOT(2, r), q0, q1, q2, q3, stop);
-        hit |= ball_pair(DOT(3, r), DOT(4, r), DOT(5, r), q3, stop);
-        hit |= ball_pair(DOT(6, r), DOT(7, r), DOT(8, r), q3, stop);
+        if (ends) {  /* the end balls (capsules_hit(..., ends=True)) */
+            hit |= ball_pair(DOT(3, r), DOT(4, r), DOT(5, r), q3, stop);
+            hit |= ball_pair(DOT(6, r), DOT(7, r), DOT(8, r), q3, stop);
+        }
         out[r] = (uint8_t)hit;
     }
 }
 
-static inline __attribute__((always_inline)) void span_ball(RAYS, const float *col, const float *row, const float *restrict r2) {
+SPAN span_ball(RAYS, const float *col, const float *row, const float *restrict r2) {
     COLUMN(0) COLUMN(1) COLUMN(2)
-    if (r2) {
+    if (r2) {  /* two loops: with "r2 ? r2[r] : row[0]" in one, the second did not vectorise */
         for (int r = 0; r < n; r++) {
             STOP(r)
             out[r] = (uint8_t)ball_pair(DOT(0, r), DOT(1, r), DOT(2, r), r2[r], stop);
@@ -124,9 +126,10 @@ static inline __attribute__((always_inline)) void span_ball(RAYS, const float *c
     float ta##d = (lo) * inv##d, tb##d = (hi) * inv##d; \
     float near##d = npmin(ta##d, tb##d), far##d = npmax(ta##d, tb##d);
 
-static inline __attribute__((always_inline)) void span_box(RAYS, const float *col, const float *row) {
+SPAN span_box(RAYS, const float *col, const float *row) {
     COLUMN(0) COLUMN(1) COLUMN(2)
-    const float lo0 = row[0], lo1 = row[1], lo2 = row[2], hi0 = row[3], hi1 = row[4], hi2 = row[5];
+    const float lo0 = row[0], lo1 = row[1], lo2 = row[2];
+    const float hi0 = row[3], hi1 = row[4], hi2 = row[5];
     for (int r = 0; r < n; r++) {
         STOP(r)
         SLAB(0, lo0, hi0)
@@ -138,7 +141,7 @@ static inline __attribute__((always_inline)) void span_box(RAYS, const float *co
     }
 }
 
-static inline __attribute__((always_inline)) void span_cylinder(RAYS, const float *col, const float *row) {
+SPAN span_cylinder(RAYS, const float *col, const float *row) {
     COLUMN(0) COLUMN(1) COLUMN(2)
     const float c = row[0], lo = row[1], hi = row[2], r2 = row[3];
     for (int r = 0; r < n; r++) {
@@ -162,7 +165,7 @@ static inline __attribute__((always_inline)) void span_cylinder(RAYS, const floa
 }
 
 /* _inside_hits: a camera inside the primitive hits every ray with t_stop > 0 */
-static inline __attribute__((always_inline)) void span_inside(RAYS) {
+SPAN span_inside(RAYS) {
     (void)w0; (void)w1; (void)w2;
     for (int r = 0; r < n; r++) {
         STOP(r)
@@ -219,7 +222,8 @@ int occ_hits(int kind, int T, int P, int R, const float *w, const float *len32,
             uint8_t *o = out + ((size_t)t * P + p) * R;
             run_span(kind, wt, wt + R, wt + 2 * R, lt, tp, o, R, col, row,
                      r2 ? r2 + (size_t)p * R : NULL);
-            if (inside && inside[(size_t)t * P + p]) span_inside(wt, wt + R, wt + 2 * R, lt, tp, o, R);
+            if (inside && inside[(size_t)t * P + p])
+                span_inside(wt, wt + R, wt + 2 * R, lt, tp, o, R);
             if (any_out) {
                 uint8_t *restrict a = any_out + (size_t)t * R;
                 for (int r = 0; r < R; r++) a[r] |= o[r];
@@ -271,35 +275,55 @@ void occ_targets(int T, int J, int K, const double *joints, const double *radius
     }
 }
 
+static inline double dot(const double *x, const double *y) {
+    return x[0] * y[0] + x[1] * y[1] + x[2] * y[2];
+}
+
+/* The float64 capsule constants that camera_rays.prepare_capsules and capsule_distances both
+ * compute, in their operations: for the axis a-b and r^2, the unit axis (zero length: the
+ * zero vector), a's coordinate along it, a's part across it, |a_perp|^2 - r^2, the moment
+ * a x axis, and whether the camera centre (the origin) is inside. */
+typedef struct {
+    double length, axis[3], a_axis, a_perp[3], cyl_c, moment[3];
+    int inside;
+} CapsuleFrame;
+
+static inline CapsuleFrame capsule_frame(const double *a, const double *b, double r2) {
+    CapsuleFrame g;
+    double ba[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+    g.length = sqrt(dot(ba, ba));
+    double l = g.length > 0 ? g.length : 1.0;
+    for (int i = 0; i < 3; i++) g.axis[i] = ba[i] / l;
+    const double *x = g.axis;
+    g.a_axis = dot(a, x);
+    for (int i = 0; i < 3; i++) g.a_perp[i] = a[i] - g.a_axis * x[i];
+    g.cyl_c = dot(g.a_perp, g.a_perp) - r2;
+    g.moment[0] = a[1] * x[2] - a[2] * x[1];
+    g.moment[1] = a[2] * x[0] - a[0] * x[2];
+    g.moment[2] = a[0] * x[1] - a[1] * x[0];
+    g.inside = (dot(a, a) <= r2) | (dot(b, b) <= r2)
+               | ((g.cyl_c <= 0) & (g.a_axis <= 0) & (g.a_axis + g.length >= 0));
+    return g;
+}
+
 /* camera_rays.capsule_distances, float64, in the same operations: the entry distance of the
  * unit ray d from the origin into the capsule a-b of radius r (0 when the origin is inside,
  * +inf on a miss). */
 static double capsule_distance(const double *d, const double *a, const double *b, double r) {
-    double ba0 = b[0] - a[0], ba1 = b[1] - a[1], ba2 = b[2] - a[2];
-    double length = sqrt(ba0 * ba0 + ba1 * ba1 + ba2 * ba2);
-    double l = length > 0 ? length : 1.0;
-    double x0 = ba0 / l, x1 = ba1 / l, x2 = ba2 / l;  /* axis */
-    double a_axis = a[0] * x0 + a[1] * x1 + a[2] * x2;
-    double p0 = a[0] - a_axis * x0, p1 = a[1] - a_axis * x1, p2 = a[2] - a_axis * x2;
     double r2 = r * r;
-    double cyl_c = (p0 * p0 + p1 * p1 + p2 * p2) - r2;
-    double dn = d[0] * x0 + d[1] * x1 + d[2] * x2;
-    double m0 = a[1] * x2 - a[2] * x1, m1 = a[2] * x0 - a[0] * x2, m2 = a[0] * x1 - a[1] * x0;
-    double dm = d[0] * m0 + d[1] * m1 + d[2] * m2;
+    CapsuleFrame g = capsule_frame(a, b, r2);
+    double dn = dot(d, g.axis), dm = dot(d, g.moment);
     double h = (1 - dn * dn) * r2 - dm * dm;
-    double t1 = cyl_c / ((d[0] * p0 + d[1] * p1 + d[2] * p2) + sqrt(h));
-    double axial = t1 * dn - a_axis;
-    double t = ((t1 >= 0) & (axial >= 0) & (axial < length)) ? t1 : INFINITY;
+    double t1 = g.cyl_c / (dot(d, g.a_perp) + sqrt(h));
+    double axial = t1 * dn - g.a_axis;
+    double t = ((t1 >= 0) & (axial >= 0) & (axial < g.length)) ? t1 : INFINITY;
     for (int e = 0; e < 2; e++) {
         const double *c = e ? b : a;
-        double wc = d[0] * c[0] + d[1] * c[1] + d[2] * c[2];
-        double t_ball = wc - sqrt(r2 - ((c[0] * c[0] + c[1] * c[1] + c[2] * c[2]) - wc * wc));
+        double wc = dot(d, c);
+        double t_ball = wc - sqrt(r2 - (dot(c, c) - wc * wc));
         if (t_ball >= 0) t = (t != t) ? t : (t < t_ball ? t : t_ball);  /* np.minimum */
     }
-    int inside = ((a[0] * a[0] + a[1] * a[1] + a[2] * a[2]) <= r2)
-                 | ((b[0] * b[0] + b[1] * b[1] + b[2] * b[2]) <= r2)
-                 | ((cyl_c <= 0) & (a_axis <= 0) & (a_axis + length >= 0));
-    return inside ? 0.0 : t;
+    return g.inside ? 0.0 : t;
 }
 
 /* The body part of engine_numpy._object_first: for N rays (unit dirs (N, 3), lengths (N,),
@@ -328,26 +352,17 @@ void occ_prepare_capsules(int T, int P, const double *a, const double *b, const 
                           float *cols, float *rows, uint8_t *inside) {
     size_t TP = (size_t)T * P;
     for (size_t i = 0; i < TP; i++) {
-        const double *pa = a + 3 * i, *pb = b + 3 * i;
         double r = radius[i % P], r2 = r * r;
-        double ba0 = pb[0] - pa[0], ba1 = pb[1] - pa[1], ba2 = pb[2] - pa[2];
-        double length = sqrt(ba0 * ba0 + ba1 * ba1 + ba2 * ba2);
-        double l = length > 0 ? length : 1.0;
-        double x0 = ba0 / l, x1 = ba1 / l, x2 = ba2 / l;
-        double a_axis = pa[0] * x0 + pa[1] * x1 + pa[2] * x2;
-        double p0 = pa[0] - a_axis * x0, p1 = pa[1] - a_axis * x1, p2 = pa[2] - a_axis * x2;
-        double cyl_c = (p0 * p0 + p1 * p1 + p2 * p2) - r2;
-        double m0 = pa[1] * x2 - pa[2] * x1, m1 = pa[2] * x0 - pa[0] * x2;
-        double m2 = pa[0] * x1 - pa[1] * x0;
-        inside[i] = ((pa[0] * pa[0] + pa[1] * pa[1] + pa[2] * pa[2]) <= r2)
-                    | ((pb[0] * pb[0] + pb[1] * pb[1] + pb[2] * pb[2]) <= r2)
-                    | ((cyl_c <= 0) & (a_axis <= 0) & (a_axis + length >= 0));
+        CapsuleFrame g = capsule_frame(a + 3 * i, b + 3 * i, r2);
+        inside[i] = (uint8_t)g.inside;
         float *c0 = cols + 3 * i, *c1 = c0 + 3 * TP, *c2 = c1 + 3 * TP;
-        c0[0] = (float)x0; c0[1] = (float)x1; c0[2] = (float)x2;
-        c1[0] = (float)p0; c1[1] = (float)p1; c1[2] = (float)p2;
-        c2[0] = (float)m0; c2[1] = (float)m1; c2[2] = (float)m2;
-        rows[i] = (float)cyl_c; rows[TP + i] = (float)a_axis;
-        rows[2 * TP + i] = (float)length; rows[3 * TP + i] = (float)r2;
+        for (int k = 0; k < 3; k++) {
+            c0[k] = (float)g.axis[k];
+            c1[k] = (float)g.a_perp[k];
+            c2[k] = (float)g.moment[k];
+        }
+        rows[i] = (float)g.cyl_c; rows[TP + i] = (float)g.a_axis;
+        rows[2 * TP + i] = (float)g.length; rows[3 * TP + i] = (float)r2;
     }
 }
 
@@ -360,11 +375,11 @@ void occ_prepare_balls(int T, int P, const double *centre, const double *radius,
     for (size_t i = 0; i < TP; i++) {
         const double *c = centre + 3 * i;
         double r = radius[i % P], r2 = r * r;
-        double cc = c[0] * c[0] + c[1] * c[1] + c[2] * c[2];
+        double cc = dot(c, c);
         double length = sqrt(cc);
         int use_x = fabs(c[0]) < 0.6 * length;
         double q0 = use_x ? 0.0 : -c[2], q1 = use_x ? c[2] : 0.0, q2 = use_x ? -c[1] : c[0];
-        double qn = sqrt(q0 * q0 + q1 * q1 + q2 * q2);
+        double qn = sqrt(q0 * q0 + q1 * q1 + q2 * q2);  /* dot(q, q) */
         double s = length / (qn > 1e-300 ? qn : 1e-300);
         q0 = q0 * s; q1 = q1 * s; q2 = q2 * s;
         double m = length > 1e-300 ? length : 1e-300;
