@@ -262,7 +262,7 @@ def main() -> None:
                 for name in ("occluded", "occluded_by_body", "occluded_by_object", "out_of_frame",
                              "visibility")}
 
-    first = {}  # (preset, frames) -> labels of the first row, to check the others against
+    first = {}  # preset -> labels of its first numpy row, to check the others against
     for preset in ("cheng2019", "anthropometric"):
         body = body_model(preset, 1.75)
         for (name, device, kw), frames in ((r, f) for f in lengths for r in runs):

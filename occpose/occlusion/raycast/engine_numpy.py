@@ -282,21 +282,18 @@ def _ray_counts(joints: np.ndarray, joint_radius: np.ndarray, params: Visibility
     stop = raycast_camera.stop_bits(length32 - np.float32(OTHER_TOLERANCE))  # (T, 1, R)
     n_o = sum(len(idx) for idx, _ in occluders)
     obj_hits = np.empty((n_t, n_o, w_t.shape[2]), bool)  # (T, O, R)
-    by_obj = np.zeros(length32[:, 0].shape, bool)  # the C kernels or their hits into it
     for idx, prep in occluders:
         if isinstance(prep, raycast_camera.PreparedMesh):
             cand = (native.hits("box", w_t, len32, prep.bounds, tol_scalar=OTHER_TOLERANCE)
                     if in_c else None)
             obj_hits[:, idx] = raycast_camera.mesh_hits(
                 w_t, stop, prep, dirs, cand, native.triangles_crossed if in_c else None)
-            by_obj |= obj_hits[:, idx[0]]
         elif in_c:
             obj_hits[:, idx] = native.hits(prep.kind, w_t, len32, prep,
-                                           tol_scalar=OTHER_TOLERANCE, any_out=by_obj)
+                                           tol_scalar=OTHER_TOLERANCE)
         else:
             obj_hits[:, idx] = _HITS[prep.kind](w_t, stop, prep)
-    if not in_c:
-        by_obj = obj_hits.any(axis=1)
+    by_obj = obj_hits.any(axis=1)
     both = by_body & by_obj
     # one pass counts all three per joint (K < 256, so the byte fields never overflow)
     code = (by_body.astype(np.uint32) + (by_obj.astype(np.uint32) << 8)

@@ -29,7 +29,9 @@ import numpy as np
 
 from .camera_rays import Prepared
 
-KINDS = {"lateral": 0, "capsule": 1, "ball": 2, "box": 3, "cylinder": 4}
+# kind -> (code in _rays.c, prepared vectors C, prepared scalars Q, camera-inside rule)
+KINDS = {"lateral": (0, 3, 4, True), "capsule": (1, 9, 4, True), "ball": (2, 3, 1, True),
+         "box": (3, 3, 6, False), "cylinder": (4, 3, 4, False)}
 _F32P = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 _F64P = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
 _U8P = np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS")
@@ -74,11 +76,10 @@ def _load(here: Path = Path(__file__).parent):
         lib.occ_first_body.restype = None
         lib.occ_mesh_crossed.argtypes = [ctypes.c_int] * 2 + [_F64P] * 3 + [_F32P] * 2 + [_U8P]
         lib.occ_mesh_crossed.restype = None
-        for name in ("occ_prepare_capsules", "occ_prepare_balls"):
-            getattr(lib, name).argtypes = ([ctypes.c_int] * 2 + [_F64P] * (3 if "caps" in name
-                                                                         else 2)
-                                           + [_F32P, _F32P, _U8P])
-            getattr(lib, name).restype = None
+        lib.occ_prepare_capsules.argtypes = [ctypes.c_int] * 2 + [_F64P] * 3 + [_F32P] * 2 + [_U8P]
+        lib.occ_prepare_capsules.restype = None
+        lib.occ_prepare_balls.argtypes = [ctypes.c_int] * 2 + [_F64P] * 2 + [_F32P] * 2 + [_U8P]
+        lib.occ_prepare_balls.restype = None
         return lib
     return None
 
@@ -193,8 +194,7 @@ def first_body(dirs, length, frames, rays, pair_ray, pair_seg, a, b, radius, tol
 
 
 def hits(kind: str, w_t: np.ndarray, len32: np.ndarray, prep: Prepared, tol=None,
-         tol_scalar: float = 0.0, r2=None, inside: bool = True,
-         any_out: np.ndarray | None = None) -> np.ndarray:
+         tol_scalar: float = 0.0, r2=None, any_out: np.ndarray | None = None) -> np.ndarray:
     """(T, P, R) bool: the numpy kernel of ``kind`` (``"lateral"`` = ``capsules_hit(...,
     ends=False)``, ``"capsule"``, ``"ball"``, ``"box"``, ``"cylinder"``) on the same rays.
 
@@ -203,19 +203,17 @@ def hits(kind: str, w_t: np.ndarray, len32: np.ndarray, prep: Prepared, tol=None
         prep: the kind's :class:`~.camera_rays.Prepared` for these T frames.
         tol: (P, R) float32 tolerance per (primitive, ray), or None for ``tol_scalar``; the
             stopping distance is ``len32 - tol`` clamped at 0, as the numpy callers compute it.
-        r2: (P, R) float32 squared radii replacing the prepared ones (balls).
-        inside: apply the camera-inside rule (the numpy kernels do for capsules and for balls
-            without ``r2``).
+        r2: (P, R) float32 squared radii replacing the prepared ones (balls; as in the numpy
+            kernel, the camera-inside rule, which capsules and balls apply, is then skipped).
         any_out: (T, R) bool array or-ed with the hits of every primitive, or None.
     """
-    code = KINDS[kind]
+    code, need_c, need_q, inside_rule = KINDS[kind]
     cols = np.ascontiguousarray(prep.cols, np.float32)
     rows = np.ascontiguousarray(prep.rows[..., 0], np.float32)
     w_t = np.ascontiguousarray(w_t, np.float32)
     len32 = np.ascontiguousarray(len32, np.float32)
     n_t, _, n_r = w_t.shape
     n_p = cols.shape[2]
-    need_c, need_q = {0: (3, 4), 1: (9, 4), 2: (3, 1), 3: (3, 6), 4: (3, 4)}[code]
     if (cols.shape != (need_c, n_t, n_p, 3) or rows.shape != (need_q, n_t, n_p)
             or len32.shape != (n_t, n_r)):
         raise ValueError(f"native {kind}: cols {cols.shape}, rows {rows.shape}, rays {w_t.shape}")
@@ -224,7 +222,7 @@ def hits(kind: str, w_t: np.ndarray, len32: np.ndarray, prep: Prepared, tol=None
     if r2 is not None:
         r2 = np.ascontiguousarray(np.broadcast_to(r2, (n_p, n_r)), np.float32)
     flags = None
-    if inside and code in (0, 1) or (code == 2 and r2 is None and inside):
+    if inside_rule and r2 is None:
         flags = np.ascontiguousarray(np.broadcast_to(prep.inside, (n_t, n_p)), np.uint8)
     if any_out is not None:
         if (any_out.shape != (n_t, n_r) or any_out.dtype != bool
