@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from occpose import body_model
+from occpose import _openblas, body_model
 from occpose.occlusion import VisibilityParams, label_visibility
 from occpose.occlusion.raycast import camera_rays, engine_numpy, native, visibility
 from occpose.occlusion.raycast.visibility import OTHER_TOLERANCE
@@ -68,14 +68,6 @@ def fused_matmul(a, b, out=None):
     return acc
 
 
-def _cpu_has_avx512() -> bool:
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return all(f" {f}" in flags for f in ("avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"))
-
-
 needs_native = pytest.mark.skipif(
     not native.available() and os.environ.get("OCCPOSE_REQUIRE_NATIVE") != "1",
     reason="native ray kernels not built (no C compiler at install)")
@@ -99,7 +91,8 @@ def test_native_kernels_are_built_where_required():
     assert native.available(), "OCCPOSE_REQUIRE_NATIVE=1 but the native ray kernels did not load"
 
 
-@pytest.mark.skipif(not _cpu_has_avx512(), reason="the reference OpenBLAS kernels need AVX-512")
+@pytest.mark.skipif(not _openblas.reference_capable(),
+                    reason="the reference OpenBLAS kernels need AVX-512")
 def test_the_reference_openblas_kernels_compute_the_fused_chain(tmp_path):
     """fused_matmul is what OpenBLAS's SkylakeX kernels give: one primitive (gemv) and several
     (gemm), checked in a child process that selects those kernels."""
@@ -113,7 +106,7 @@ def test_the_reference_openblas_kernels_compute_the_fused_chain(tmp_path):
     code = ("import numpy as np, sys; d = np.load(sys.argv[1]); "
             "np.savez(sys.argv[2], **{k: d[k] @ d['w'] for k in ('c1', 'c4')}, "
             "plucker=d['rays'] @ d['table'])")
-    env = dict(os.environ, OPENBLAS_CORETYPE="SkylakeX")
+    env = dict(os.environ, OPENBLAS_CORETYPE=_openblas.REFERENCE_CORETYPE)
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "in.npz"),
                     str(tmp_path / "out.npz")], check=True, env=env)
     got = np.load(tmp_path / "out.npz")
